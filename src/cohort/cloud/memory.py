@@ -1,0 +1,176 @@
+"""An in-memory Nova for fast unit tests, and the reference for what a driver must do.
+
+It keeps Nova's observable semantics for server groups: the four policies, rules only with
+anti-affinity, a per-project quota (403), duplicate names allowed, 404 for a missing or foreign
+group, deletion that leaves the servers in place, and membership decided at boot by a tiny scheduler
+that honours the policy over a fixed set of hosts (a server that fits nowhere goes to ERROR and stays
+a member, as in Nova). State lives in the process, shared by every driver that names the same
+`auth_url` and project, so tests can look behind Cohort's back through `MemoryCloud.project(...)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cohort.cloud.base import (
+    POLICIES,
+    BadRequest,
+    CloudAccess,
+    CloudError,
+    Forbidden,
+    NotFound,
+    RemoteServer,
+    RemoteServerGroup,
+)
+
+DEFAULT_QUOTA = 10
+DEFAULT_HOSTS = ("host1", "host2", "host3")
+
+
+@dataclass
+class _Group:
+    id: str
+    name: str
+    policy: str
+    rules: dict[str, int]
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Server:
+    id: str
+    name: str
+    status: str
+    host: str
+
+
+class MemoryProject:
+    """One Nova project's server groups and servers."""
+
+    def __init__(self, project_id: str, hosts: tuple[str, ...] = DEFAULT_HOSTS, quota: int = DEFAULT_QUOTA):
+        self.project_id = project_id
+        self.hosts = hosts
+        self.quota = quota
+        self.groups: dict[str, _Group] = {}
+        self.servers: dict[str, _Server] = {}
+        self.failures: dict[str, CloudError] = {}
+        self.calls: list[str] = []
+
+    def host_id(self, host: str) -> str:
+        # Nova's hostId: a per-project hash of the host name, hiding the name itself.
+        return hashlib.sha224((self.project_id + host).encode()).hexdigest() if host else ""
+
+    def boot_server(self, name: str, group_id: str | None = None) -> RemoteServer:
+        """Boot a server as a tenant user would, with the `group` scheduler hint."""
+        group = self.groups.get(group_id) if group_id else None
+        if group_id and group is None:
+            raise BadRequest(f"Invalid server group {group_id}.")
+        host = self._schedule(group)
+        server = _Server(str(uuid.uuid4()), name, "ACTIVE" if host else "ERROR", host)
+        self.servers[server.id] = server
+        if group:
+            group.members.append(server.id)
+        return self._server(server)
+
+    def delete_server(self, server_id: str) -> None:
+        self.servers.pop(server_id)
+        for group in self.groups.values():
+            if server_id in group.members:
+                group.members.remove(server_id)
+
+    def _schedule(self, group: _Group | None) -> str:
+        if group is None:
+            return self.hosts[0]
+        used = [self.servers[m].host for m in group.members if self.servers[m].host]
+        counts = {host: used.count(host) for host in self.hosts}
+        if group.policy == "anti-affinity":
+            limit = group.rules.get("max_server_per_host", 1)
+            fits = [h for h in self.hosts if counts[h] < limit]
+            return min(fits, key=counts.get) if fits else ""
+        if group.policy == "affinity":
+            return used[0] if used else self.hosts[0]
+        if group.policy == "soft-anti-affinity":
+            return min(self.hosts, key=counts.get)
+        return used[0] if used else self.hosts[0]  # soft-affinity
+
+    def _group(self, group: _Group) -> RemoteServerGroup:
+        return RemoteServerGroup(group.id, group.name, group.policy, dict(group.rules), tuple(group.members))
+
+    def _server(self, server: _Server) -> RemoteServer:
+        return RemoteServer(server.id, server.name, server.status, self.host_id(server.host))
+
+
+class MemoryCloud:
+    """Every in-memory project of this process, keyed by (auth_url, project_id)."""
+
+    _lock = threading.RLock()
+    _projects: dict[tuple[str, str], MemoryProject] = {}
+
+    @classmethod
+    def project(cls, auth_url: str, project_id: str) -> MemoryProject:
+        with cls._lock:
+            key = (auth_url, project_id)
+            if key not in cls._projects:
+                cls._projects[key] = MemoryProject(project_id)
+            return cls._projects[key]
+
+    @classmethod
+    def reset(cls) -> None:
+        with cls._lock:
+            cls._projects.clear()
+
+
+class MemoryDriver:
+    """A `CloudDriver` over a `MemoryProject`. Inject a failure with `project.failures[method] = err`."""
+
+    def __init__(self, access: CloudAccess):
+        self.cloud = MemoryCloud.project(access.auth_url, access.project_id)
+
+    def _enter(self, method: str) -> None:
+        self.cloud.calls.append(method)
+        failure = self.cloud.failures.pop(method, None)
+        if failure is not None:
+            raise failure
+
+    def create_server_group(
+        self, *, name: str, policy: str, rules: Mapping[str, int] | None = None
+    ) -> RemoteServerGroup:
+        with MemoryCloud._lock:
+            self._enter("create_server_group")
+            if policy not in POLICIES:
+                raise BadRequest(f"Invalid input for field/attribute policy. Value: {policy}.")
+            if rules and policy != "anti-affinity":
+                raise BadRequest("Only anti-affinity policy supports rules.")
+            if len(self.cloud.groups) >= self.cloud.quota:
+                raise Forbidden("Quota exceeded, too many server groups.")
+            group = _Group(str(uuid.uuid4()), name, policy, dict(rules or {}))
+            self.cloud.groups[group.id] = group
+            return self.cloud._group(group)
+
+    def get_server_group(self, group_id: str) -> RemoteServerGroup:
+        with MemoryCloud._lock:
+            self._enter("get_server_group")
+            group = self.cloud.groups.get(group_id)
+            if group is None:
+                raise NotFound(f"Server group {group_id} could not be found.")
+            return self.cloud._group(group)
+
+    def list_server_groups(self) -> list[RemoteServerGroup]:
+        with MemoryCloud._lock:
+            self._enter("list_server_groups")
+            return [self.cloud._group(group) for group in self.cloud.groups.values()]
+
+    def delete_server_group(self, group_id: str) -> None:
+        with MemoryCloud._lock:
+            self._enter("delete_server_group")
+            if self.cloud.groups.pop(group_id, None) is None:
+                raise NotFound(f"Server group {group_id} could not be found.")
+
+    def list_servers(self) -> list[RemoteServer]:
+        with MemoryCloud._lock:
+            self._enter("list_servers")
+            return [self.cloud._server(server) for server in self.cloud.servers.values()]
