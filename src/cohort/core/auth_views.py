@@ -1,0 +1,27 @@
+"""`POST /api-auth/password/`: trade a username and password for an API token."""
+
+from django.contrib.auth import authenticate
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cohort.core.authentication import issue_token
+
+
+class PasswordSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(trim_whitespace=False)
+
+
+class PasswordLoginView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        serializer = PasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request, **serializer.validated_data)
+        if user is None or not user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid username or password.")
+        return Response({"token": issue_token(user)})

@@ -1,0 +1,67 @@
+"""Token authentication with a sliding expiry that does not write on every request.
+
+`Authorization: Token <key>` (the keyword in any case). A token expires after
+`TOKEN_LIFETIME_SECONDS` without use. Its last use is written back only when the stored value is
+older than `TOKEN_RENEW_INTERVAL_SECONDS`, so a burst of requests costs one read each and at most
+one write a minute per token; expiry is exact to within that interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from cohort.core.models import Token
+
+KEYWORD = "token"
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_token(user) -> str:
+    """Create a new token for `user` and return its key (shown once, stored only as a digest)."""
+    key = secrets.token_hex(20)
+    Token.objects.create(digest=digest(key), user=user, last_used=timezone.now())
+    return key
+
+
+def purge_expired_tokens() -> int:
+    cutoff = timezone.now() - timedelta(seconds=settings.TOKEN_LIFETIME_SECONDS)
+    deleted, _ = Token.objects.filter(last_used__lt=cutoff).delete()
+    return deleted
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != KEYWORD.encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header. Token string should not contain spaces.")
+        try:
+            key = header[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        return self.authenticate_key(key)
+
+    def authenticate_key(self, key: str):
+        token = Token.objects.select_related("user").filter(digest=digest(key)).first()
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        now = timezone.now()
+        idle = now - token.last_used
+        if idle > timedelta(seconds=settings.TOKEN_LIFETIME_SECONDS):
+            raise exceptions.AuthenticationFailed("Token has expired.")
+        if idle > timedelta(seconds=settings.TOKEN_RENEW_INTERVAL_SECONDS):
+            Token.objects.filter(digest=token.digest).update(last_used=now)
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return "Token"

@@ -1,0 +1,15 @@
+import os
+import sys
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the Celery beat scheduler: periodic reconciliation of every tenant. Run exactly one."
+
+    def add_arguments(self, parser):
+        parser.add_argument("celery_args", nargs="*")
+
+    def handle(self, celery_args, **options):
+        argv = [sys.executable, "-m", "celery", "--app", "cohort", "beat", "--loglevel", "INFO", *celery_args]
+        os.execv(sys.executable, argv)

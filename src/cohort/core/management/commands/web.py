@@ -1,0 +1,18 @@
+import os
+import sys
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the API with gunicorn (production). Extra gunicorn options go after `--`."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=os.environ.get("COHORT_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("COHORT_WEB_WORKERS", "2")))
+        parser.add_argument("gunicorn_args", nargs="*")
+
+    def handle(self, bind, workers, gunicorn_args, **options):
+        argv = [sys.executable, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind, "--workers", str(workers),
+                "--access-logfile", "-", *gunicorn_args]
+        os.execv(sys.executable, argv)

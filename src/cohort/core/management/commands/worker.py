@@ -1,0 +1,15 @@
+import os
+import sys
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run a Celery worker (production). Extra celery options go after `--`."
+
+    def add_arguments(self, parser):
+        parser.add_argument("celery_args", nargs="*")
+
+    def handle(self, celery_args, **options):
+        argv = [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--loglevel", "INFO", *celery_args]
+        os.execv(sys.executable, argv)

@@ -1,0 +1,49 @@
+"""What every Cohort record shares: a public uuid, timestamps, and the lifecycle state.
+
+Records are addressed on the wire by `uuid` (32 lowercase hex digits); the integer primary key never
+leaves the database. The `state` field is written only through `cohort.core.states.move`, which is a
+conditional UPDATE, so two processes can never both win a transition.
+"""
+
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.db import models
+
+from cohort.core.states import State
+
+
+class UuidModel(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class TimeStampedModel(models.Model):
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    modified = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class StateModel(models.Model):
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CREATION_SCHEDULED)
+    error_message = models.TextField(blank=True, default="")
+    error_traceback = models.TextField(blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class Token(models.Model):
+    """An API token. Only the SHA-256 digest of the key is stored: a database dump grants nothing."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(get_user_model(), on_delete=models.CASCADE, related_name="api_tokens")
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"token of {self.user} ({self.digest[:8]}…)"

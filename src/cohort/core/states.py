@@ -1,0 +1,88 @@
+"""The lifecycle state machine, in one place.
+
+A record moves between the eight states of the contract only through `move()`: a single conditional
+UPDATE (`WHERE state IN (allowed sources)`), so a transition is atomic across processes and a lost
+race is reported instead of silently overwriting another worker's result. Services decide *when* to
+move; this module decides *whether* a move is legal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import models
+from django.utils import timezone
+
+from cohort.core.errors import Conflict
+
+
+class State(models.TextChoices):
+    CREATION_SCHEDULED = "CREATION_SCHEDULED", "Creation Scheduled"
+    CREATING = "CREATING", "Creating"
+    UPDATE_SCHEDULED = "UPDATE_SCHEDULED", "Update Scheduled"
+    UPDATING = "UPDATING", "Updating"
+    DELETION_SCHEDULED = "DELETION_SCHEDULED", "Deletion Scheduled"
+    DELETING = "DELETING", "Deleting"
+    OK = "OK", "OK"
+    ERRED = "ERRED", "Erred"
+
+
+SETTLED = frozenset({State.OK, State.ERRED})
+TRANSITIONAL = frozenset(State) - SETTLED
+
+# target state -> the states it may be reached from
+SOURCES: dict[State, frozenset[State]] = {
+    State.CREATING: frozenset({State.CREATION_SCHEDULED, State.CREATING}),
+    State.UPDATE_SCHEDULED: frozenset({State.OK}),
+    State.UPDATING: frozenset({State.UPDATE_SCHEDULED, State.UPDATING}),
+    State.DELETION_SCHEDULED: SETTLED,
+    State.DELETING: frozenset({State.DELETION_SCHEDULED, State.DELETING}),
+    State.OK: frozenset({State.CREATING, State.UPDATING, State.OK, State.ERRED}),
+    State.ERRED: frozenset(State),
+}
+
+
+class InvalidState(Conflict):
+    """The record is not in a state the operation may start from."""
+
+    def __init__(self, allowed: Iterable[State]):
+        self.allowed = sorted(allowed, key=list(State).index)
+        labels = ", ".join(State(s).label for s in self.allowed)
+        super().__init__(f"Valid states for operation: {labels}.")
+
+
+def move(
+    obj: models.Model, target: State, *, sources: Iterable[State] | None = None, **fields: object
+) -> None:
+    """Move `obj` to `target` if its state in the database is one of `sources`.
+
+    `sources` defaults to every state `target` may legally be reached from; `fields` are written in
+    the same UPDATE. On success `obj` is updated in memory; otherwise `InvalidState` is raised and
+    nothing is written.
+    """
+    allowed = frozenset(sources) if sources is not None else SOURCES[target]
+    now = timezone.now()
+    updated = (
+        type(obj)
+        ._default_manager.filter(pk=obj.pk, state__in=allowed)
+        .update(state=target, modified=now, **fields)
+    )
+    if not updated:
+        raise InvalidState(allowed)
+    obj.state = target
+    obj.modified = now
+    for name, value in fields.items():
+        setattr(obj, name, value)
+
+
+def require(obj: models.Model, allowed: Iterable[State]) -> None:
+    """Raise `InvalidState` unless `obj` is in one of the `allowed` states (as last read)."""
+    allowed = frozenset(allowed)
+    if obj.state not in allowed:
+        raise InvalidState(allowed)
+
+
+def parse_state(value: str) -> State | None:
+    """Accept `ERRED`, `erred`, `Erred`, `Creation Scheduled`, `creation_scheduled`."""
+    key = value.strip().upper().replace(" ", "_")
+    return State.__members__.get(key)

@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from cohort.openstack import models
+
+
+@admin.register(models.Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("name", "project", "service_settings", "backend_id", "state")
+    search_fields = ("name", "backend_id", "uuid")
+    list_select_related = ("project__customer", "service_settings")
+
+
+@admin.register(models.ServerGroup)
+class ServerGroupAdmin(admin.ModelAdmin):
+    """Read-mostly: state changes go through the API (set_ok, set_erred) so they stay audited."""
+
+    list_display = ("name", "tenant", "policy", "state", "backend_id", "modified")
+    list_filter = ("state", "policy")
+    search_fields = ("name", "backend_id", "uuid")
+    list_select_related = ("tenant",)
+    readonly_fields = ("state", "backend_id", "error_message", "error_traceback", "uuid", "created", "modified")
+
+
+@admin.register(models.Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = ("name", "tenant", "server_group", "status", "host_id")
+    search_fields = ("name", "backend_id", "uuid")
+    list_select_related = ("tenant", "server_group")

@@ -1,0 +1,208 @@
+"""Server groups on the wire: input validation, and the fast output path.
+
+Input goes through DRF serializers (error shapes come free). Output does not: a response object is
+built from one `values()` row per group plus one query for all members of the page, by a plain
+function, so a page of 300 groups costs three queries and no model instances. Every response that
+carries a server group (list, retrieve, create, update) goes through `server_group_objects`, so the
+shapes cannot drift apart. The key order is the contract's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from rest_framework import serializers
+
+from cohort.cloud import POLICIES
+from cohort.core.fields import HexUUIDField, LinkField
+from cohort.core.states import State
+from cohort.openstack.models import Instance, ServerGroup
+
+FIELDS = (
+    "url", "uuid", "name", "description", "service_name", "service_settings", "service_settings_uuid",
+    "service_settings_state", "service_settings_error_message", "project", "project_name", "project_uuid",
+    "customer", "customer_uuid", "customer_name", "customer_native_name", "customer_abbreviation",
+    "error_message", "error_traceback", "resource_type", "state", "created", "modified", "backend_id",
+    "access_url", "tenant", "tenant_name", "tenant_uuid", "policy", "display_name", "instances",
+    "marketplace_offering_uuid", "marketplace_offering_name", "marketplace_offering_type",
+    "marketplace_offering_plugin_options", "marketplace_category_uuid", "marketplace_category_name",
+    "marketplace_resource_uuid", "marketplace_plan_uuid", "marketplace_resource_state", "is_usage_based",
+    "is_limit_based", "rules",
+)  # fmt: skip
+
+COLUMNS = (
+    "id", "uuid", "name", "description", "state", "error_message", "error_traceback", "created", "modified",
+    "backend_id", "policy", "rules", "tenant__uuid", "tenant__name", "tenant__service_settings__uuid",
+    "tenant__service_settings__name", "tenant__service_settings__state",
+    "tenant__service_settings__error_message", "tenant__project__uuid", "tenant__project__name",
+    "tenant__project__customer__uuid", "tenant__project__customer__name",
+    "tenant__project__customer__native_name", "tenant__project__customer__abbreviation",
+)  # fmt: skip
+
+STATE_LABELS = {state.value: state.label for state in State}
+
+
+def members_by_group(group_ids: Iterable[int]) -> dict[int, list[dict]]:
+    members: dict[int, list[dict]] = defaultdict(list)
+    rows = (
+        Instance.objects.filter(server_group_id__in=list(group_ids))
+        .order_by("name", "id")
+        .values_list("server_group_id", "backend_id", "name", "uuid")
+    )
+    for group_id, backend_id, name, instance_uuid in rows:
+        members[group_id].append({"backend_id": backend_id, "name": name, "uuid": instance_uuid.hex})
+    return members
+
+
+def server_group_objects(rows: Iterable[dict], api_root: str, fields: Iterable[str] = ()) -> list[dict]:
+    """The response objects of `rows` (dicts of `COLUMNS`), in order. `api_root` ends in `/api/`."""
+    rows = list(rows)
+    members = members_by_group(row["id"] for row in rows)
+    objects = [_server_group_object(row, members.get(row["id"], []), api_root) for row in rows]
+    wanted = [name for name in FIELDS if name in set(fields)]
+    if wanted:
+        objects = [{name: obj[name] for name in wanted} for obj in objects]
+    return objects
+
+
+def _server_group_object(row: dict, instances: list[dict], api: str) -> dict:
+    group_uuid = row["uuid"].hex
+    settings_uuid = row["tenant__service_settings__uuid"].hex
+    project_uuid = row["tenant__project__uuid"].hex
+    customer_uuid = row["tenant__project__customer__uuid"].hex
+    tenant_uuid = row["tenant__uuid"].hex
+    return {
+        "url": f"{api}openstack-server-groups/{group_uuid}/",
+        "uuid": group_uuid,
+        "name": row["name"],
+        "description": row["description"],
+        "service_name": row["tenant__service_settings__name"],
+        "service_settings": f"{api}service-settings/{settings_uuid}/",
+        "service_settings_uuid": settings_uuid,
+        "service_settings_state": STATE_LABELS[row["tenant__service_settings__state"]],
+        "service_settings_error_message": row["tenant__service_settings__error_message"],
+        "project": f"{api}projects/{project_uuid}/",
+        "project_name": row["tenant__project__name"],
+        "project_uuid": project_uuid,
+        "customer": f"{api}customers/{customer_uuid}/",
+        "customer_uuid": customer_uuid,
+        "customer_name": row["tenant__project__customer__name"],
+        "customer_native_name": row["tenant__project__customer__native_name"],
+        "customer_abbreviation": row["tenant__project__customer__abbreviation"],
+        "error_message": row["error_message"],
+        "error_traceback": row["error_traceback"],
+        "resource_type": "OpenStack.ServerGroup",
+        "state": row["state"],
+        "created": row["created"],
+        "modified": row["modified"],
+        "backend_id": row["backend_id"],
+        "access_url": None,
+        "tenant": f"{api}openstack-tenants/{tenant_uuid}/",
+        "tenant_name": row["tenant__name"],
+        "tenant_uuid": tenant_uuid,
+        "policy": row["policy"],
+        "display_name": f"Name: {row['name']}, Policy: {row['policy']}",
+        "instances": instances,
+        "marketplace_offering_uuid": None,
+        "marketplace_offering_name": None,
+        "marketplace_offering_type": None,
+        "marketplace_offering_plugin_options": None,
+        "marketplace_category_uuid": None,
+        "marketplace_category_name": None,
+        "marketplace_resource_uuid": None,
+        "marketplace_plan_uuid": None,
+        "marketplace_resource_state": None,
+        "is_usage_based": None,
+        "is_limit_based": None,
+        "rules": row["rules"] or {},
+    }
+
+
+class RulesField(serializers.Field):
+    default_error_messages = {
+        "invalid": 'Rules must be an object such as {"max_server_per_host": 2}.',
+        "max_server_per_host": "max_server_per_host must be an integer of at least 1.",
+    }
+
+    def to_internal_value(self, data):
+        if data in (None, "", {}):
+            return {}
+        if not isinstance(data, dict) or set(data) - {"max_server_per_host"}:
+            self.fail("invalid")
+        value = data.get("max_server_per_host")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail("max_server_per_host")
+        return {"max_server_per_host": value}
+
+    def to_representation(self, value):
+        return value
+
+
+class PolicyField(serializers.ChoiceField):
+    """One of Nova's four policies; blank (as the published client may send) means "not given"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=POLICIES, allow_blank=True, **kwargs)
+
+
+class ServerGroupWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150)
+    description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
+    policy = PolicyField(required=False)
+    rules = RulesField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("policy") == "":
+            del attrs["policy"]
+        policy = attrs.get("policy") or (self.instance.policy if self.instance else ServerGroup.Policy.AFFINITY)
+        if attrs.get("rules") and policy != "anti-affinity":
+            raise serializers.ValidationError({"rules": ["Rules are supported only with the anti-affinity policy."]})
+        return attrs
+
+
+class ServerGroupCreateSerializer(ServerGroupWriteSerializer):
+    tenant = serializers.CharField(required=False, help_text="The tenant's URL or UUID.")
+
+
+class SetErredSerializer(serializers.Serializer):
+    error_message = serializers.CharField(allow_blank=True, required=False, default="")
+    error_traceback = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class TenantSerializer(serializers.Serializer):
+    url = LinkField("openstack-tenants", source="*")
+    uuid = HexUUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    backend_id = serializers.CharField()
+    state = serializers.CharField()
+    error_message = serializers.CharField()
+    service_settings = LinkField("service-settings")
+    service_settings_uuid = HexUUIDField(source="service_settings.uuid")
+    service_name = serializers.CharField(source="service_settings.name")
+    project = LinkField("projects")
+    project_uuid = HexUUIDField(source="project.uuid")
+    project_name = serializers.CharField(source="project.name")
+    customer = LinkField("customers", source="project.customer")
+    customer_uuid = HexUUIDField(source="project.customer.uuid")
+    customer_name = serializers.CharField(source="project.customer.name")
+    created = serializers.DateTimeField()
+    modified = serializers.DateTimeField()
+
+
+class InstanceSerializer(serializers.Serializer):
+    url = LinkField("openstack-instances", source="*")
+    uuid = HexUUIDField()
+    name = serializers.CharField()
+    backend_id = serializers.CharField()
+    host_id = serializers.CharField()
+    runtime_state = serializers.CharField(source="status")
+    tenant = LinkField("openstack-tenants")
+    tenant_uuid = HexUUIDField(source="tenant.uuid")
+    server_group = LinkField("openstack-server-groups", allow_null=True)
+    project = LinkField("projects", source="tenant.project")
+    project_uuid = HexUUIDField(source="tenant.project.uuid")
+    customer_uuid = HexUUIDField(source="tenant.project.customer.uuid")
+    created = serializers.DateTimeField()
+    modified = serializers.DateTimeField()

@@ -1,0 +1,154 @@
+"""The OpenStack endpoints: server groups, tenants (with their two actions) and instances.
+
+Views parse and authorise; services write; `server_group_objects` renders. A server group response
+is always built the same way, whichever endpoint returns it.
+"""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from cohort.core.pagination import count_headers
+from cohort.core.references import uuid_from_reference
+from cohort.core.states import State
+from cohort.core.viewsets import ScopedViewSet, api_root
+from cohort.openstack import services
+from cohort.openstack.api import serializers
+from cohort.openstack.api.serializers import COLUMNS, server_group_objects
+from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, TenantFilter
+from cohort.openstack.models import Instance, ServerGroup, Tenant
+
+
+class ServerGroupViewSet(ScopedViewSet):
+    queryset = ServerGroup.objects.all()
+    filterset_class = ServerGroupFilter
+
+    def get_serializer_class(self):
+        return serializers.ServerGroupCreateSerializer if self.action == "create" else serializers.ServerGroupWriteSerializer
+
+    def render(self, queryset) -> list[dict]:
+        return server_group_objects(
+            queryset.values(*COLUMNS), api_root(self.request), self.request.query_params.getlist("field")
+        )
+
+    def render_one(self, group: ServerGroup) -> dict:
+        return self.render(ServerGroup.objects.filter(pk=group.pk))[0]
+
+    def list(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        if request.method == "HEAD":
+            return Response(headers=count_headers(request, queryset.count()))
+        rows = self.paginate_queryset(queryset.values(*COLUMNS))
+        objects = server_group_objects(rows, api_root(request), request.query_params.getlist("field"))
+        return self.get_paginated_response(objects)
+
+    def retrieve(self, request, uuid=None):
+        objects = self.render(self.get_queryset().filter(uuid=self.lookup_uuid()))
+        if not objects:
+            raise exceptions.NotFound()
+        return Response(objects[0])
+
+    def create(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        tenant = self.resolve_tenant(data.pop("tenant", None))
+        group = services.server_group_create(tenant=tenant, actor=request.user, **data)
+        return Response(self.render_one(group), status=status.HTTP_201_CREATED)
+
+    def resolve_tenant(self, reference: str | None) -> Tenant:
+        tenants = TenantViewSet(request=self.request, action="list", kwargs={})
+        if reference:
+            tenant_uuid = uuid_from_reference(reference)
+            tenant = tenants.get_queryset().filter(uuid=tenant_uuid).first() if tenant_uuid else None
+            if tenant is None:
+                raise exceptions.ValidationError({"tenant": ["Tenant not found. Give a tenant URL or UUID."]})
+            tenants.require_manage(tenant)
+            return tenant
+        rule = tenants.scope(manage=True)
+        candidates = Tenant.objects.filter(state=State.OK)
+        candidates = list((candidates if rule is None else candidates.filter(rule))[:2])
+        if len(candidates) != 1:
+            raise exceptions.ValidationError(
+                {"tenant": ["Name the tenant: add \"tenant\" with its URL or UUID, or use "
+                            "POST /api/openstack-tenants/{uuid}/create_server_group/."]}
+            )
+        return candidates[0]
+
+    def update(self, request, uuid=None, partial=False):
+        group = self.get_object()
+        self.require_manage(group)
+        serializer = self.get_serializer(group, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        group = services.server_group_update(group=group, actor=request.user, **serializer.validated_data)
+        return Response(self.render_one(group))
+
+    def partial_update(self, request, uuid=None):
+        return self.update(request, uuid, partial=True)
+
+    def destroy(self, request, uuid=None):
+        group = self.get_object()
+        self.require_manage(group)
+        services.server_group_delete(group=group, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def pull(self, request, uuid=None):
+        group = self.get_object()
+        self.require_manage(group)
+        services.server_group_pull(group=group, actor=request.user)
+        return Response({"detail": "Pull operation was successfully scheduled."}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def unlink(self, request, uuid=None):
+        group = self.get_object()
+        self.require_staff()
+        services.server_group_unlink(group=group, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def set_ok(self, request, uuid=None):
+        group = self.get_object()
+        self.require_staff()
+        services.server_group_set_ok(group=group, actor=request.user)
+        return Response({"detail": "Server group state has been set to OK."})
+
+    @action(detail=True, methods=["post"])
+    def set_erred(self, request, uuid=None):
+        group = self.get_object()
+        self.require_staff()
+        serializer = serializers.SetErredSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.server_group_set_erred(group=group, actor=request.user, **serializer.validated_data)
+        return Response({"detail": "Server group state has been set to erred."})
+
+
+class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    queryset = Tenant.objects.select_related("service_settings", "project__customer")
+    serializer_class = serializers.TenantSerializer
+    filterset_class = TenantFilter
+
+    @action(detail=True, methods=["post"])
+    def create_server_group(self, request, uuid=None):
+        tenant = self.get_object()
+        self.require_manage(tenant)
+        serializer = serializers.ServerGroupWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        group = services.server_group_create(tenant=tenant, actor=request.user, **serializer.validated_data)
+        groups = ServerGroupViewSet(request=request, action="retrieve", kwargs={}, format_kwarg=None)
+        return Response(groups.render_one(group), status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def pull_server_groups(self, request, uuid=None):
+        tenant = self.get_object()
+        self.require_manage(tenant)
+        services.tenant_pull_server_groups(tenant=tenant, actor=request.user)
+        return Response({"status": "Server groups pull has been scheduled."}, status=status.HTTP_202_ACCEPTED)
+
+
+class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    queryset = Instance.objects.select_related("tenant__project__customer", "server_group")
+    serializer_class = serializers.InstanceSerializer
+    filterset_class = InstanceFilter

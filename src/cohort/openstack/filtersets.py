@@ -1,0 +1,158 @@
+"""Query filters of the list endpoints (CONTRACT section 5).
+
+Empty values are ignored; an invalid value is a 400 naming the parameter. `state` takes repeated
+keys and both the upper-case names and the display labels. Every ordering ends with the primary key,
+so pages are stable under ties.
+"""
+
+from __future__ import annotations
+
+import django_filters as filters
+from django import forms
+
+from cohort.core.states import parse_state
+from cohort.core.references import uuid_from_reference
+from cohort.openstack.models import Instance, ServerGroup, Tenant
+from cohort.structure.permissions import project_scope
+
+
+class StateListField(forms.Field):
+    widget = forms.SelectMultiple
+
+    def to_python(self, value):
+        states = []
+        for item in value or []:
+            if not item:
+                continue
+            state = parse_state(item)
+            if state is None:
+                raise forms.ValidationError(f"Select a valid choice. {item} is not one of the available choices.")
+            states.append(state)
+        return states
+
+
+class StrictBooleanField(forms.Field):
+    TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise forms.ValidationError("Must be a valid boolean: true or false.")
+
+
+class StateFilter(filters.Filter):
+    field_class = StateListField
+
+    def filter(self, qs, value):
+        return qs.filter(state__in=value) if value else qs
+
+
+class BooleanFilter(filters.Filter):
+    field_class = StrictBooleanField
+
+
+class StableOrderingFilter(filters.OrderingFilter):
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        return qs.order_by(*qs.query.order_by, "pk") if value else qs
+
+
+class ReferenceField(forms.CharField):
+    """A hyperlink as found in responses, or a bare UUID (hex or dashed)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        parsed = uuid_from_reference(value)
+        if parsed is None:
+            raise forms.ValidationError("Enter a valid URL or UUID.")
+        return parsed
+
+
+class ReferenceFilter(filters.Filter):
+    field_class = ReferenceField
+
+
+def _substring(field_name: str) -> filters.CharFilter:
+    return filters.CharFilter(field_name=field_name, lookup_expr="icontains")
+
+
+class ServerGroupFilter(filters.FilterSet):
+    name = _substring("name")
+    name_exact = filters.CharFilter(field_name="name", lookup_expr="exact")
+    description = _substring("description")
+    backend_id = filters.CharFilter(field_name="backend_id", lookup_expr="exact")
+    uuid = filters.UUIDFilter(field_name="uuid")
+    customer = filters.UUIDFilter(field_name="tenant__project__customer__uuid")
+    customer_uuid = filters.UUIDFilter(field_name="tenant__project__customer__uuid")
+    customer_name = _substring("tenant__project__customer__name")
+    customer_native_name = _substring("tenant__project__customer__native_name")
+    customer_abbreviation = _substring("tenant__project__customer__abbreviation")
+    project = filters.UUIDFilter(field_name="tenant__project__uuid")
+    project_uuid = filters.UUIDFilter(field_name="tenant__project__uuid")
+    project_name = _substring("tenant__project__name")
+    service_settings_uuid = filters.UUIDFilter(field_name="tenant__service_settings__uuid")
+    service_settings_name = _substring("tenant__service_settings__name")
+    tenant = ReferenceFilter(field_name="tenant__uuid")
+    tenant_uuid = filters.UUIDFilter(field_name="tenant__uuid")
+    state = StateFilter()
+    can_manage = BooleanFilter(method="filter_can_manage")
+    external_ip = filters.CharFilter(method="filter_external_ip")
+    o = StableOrderingFilter(
+        fields=(
+            ("name", "name"),
+            ("created", "created"),
+            ("modified", "modified"),
+            ("state", "state"),
+            ("tenant__name", "tenant_name"),
+            ("tenant__project__name", "project_name"),
+            ("tenant__project__customer__name", "customer_name"),
+        )
+    )
+
+    class Meta:
+        model = ServerGroup
+        fields: list[str] = []
+
+    def filter_can_manage(self, queryset, name, value):
+        rule = project_scope(self.request.user, ServerGroup.project_path, manage=True)
+        if rule is None:  # staff manage everything
+            return queryset if value else queryset.none()
+        return queryset.filter(rule) if value else queryset.exclude(rule)
+
+    def filter_external_ip(self, queryset, name, value):
+        return queryset.none()  # a server group has no IP address
+
+
+class TenantFilter(filters.FilterSet):
+    name = _substring("name")
+    name_exact = filters.CharFilter(field_name="name", lookup_expr="exact")
+    backend_id = filters.CharFilter(field_name="backend_id")
+    uuid = filters.UUIDFilter(field_name="uuid")
+    project_uuid = filters.UUIDFilter(field_name="project__uuid")
+    customer_uuid = filters.UUIDFilter(field_name="project__customer__uuid")
+    service_settings_uuid = filters.UUIDFilter(field_name="service_settings__uuid")
+    state = StateFilter()
+
+    class Meta:
+        model = Tenant
+        fields: list[str] = []
+
+
+class InstanceFilter(filters.FilterSet):
+    name = _substring("name")
+    backend_id = filters.CharFilter(field_name="backend_id")
+    uuid = filters.UUIDFilter(field_name="uuid")
+    tenant_uuid = filters.UUIDFilter(field_name="tenant__uuid")
+    server_group_uuid = filters.UUIDFilter(field_name="server_group__uuid")
+    project_uuid = filters.UUIDFilter(field_name="tenant__project__uuid")
+
+    class Meta:
+        model = Instance
+        fields: list[str] = []

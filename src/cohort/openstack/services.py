@@ -1,0 +1,141 @@
+"""Every write that the API asks for on tenants and server groups.
+
+A service checks what only it can check (state, uniqueness, membership), writes the record and its
+new state in one transaction, and queues the cloud work with `transaction.on_commit`, so a worker
+never sees a row that is not committed and never waits for one. The cloud work itself, and the
+recording of its outcome, is in `cohort.openstack.backend`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from functools import partial
+
+from django.db import IntegrityError, transaction
+
+from cohort.core.errors import Conflict, Invalid
+from cohort.core.states import SETTLED, State, move, require
+from cohort.openstack import tasks
+from cohort.openstack.models import ServerGroup, Tenant
+
+logger = logging.getLogger(__name__)
+
+NAME_TAKEN = "Server group name should be unique."
+
+
+def _queue(task, *args) -> None:
+    transaction.on_commit(partial(task.delay, *args))
+
+
+def _save_unique(group: ServerGroup, **kwargs) -> None:
+    try:
+        with transaction.atomic():
+            group.save(**kwargs)
+    except IntegrityError as error:
+        if "name" in str(error) or "server_group_name_unique_per_tenant" in str(error):
+            raise Invalid("non_field_errors", NAME_TAKEN) from None
+        raise
+
+
+def server_group_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    description: str = "",
+    policy: str = ServerGroup.Policy.AFFINITY,
+    rules: Mapping[str, int] | None = None,
+    actor=None,
+) -> ServerGroup:
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        require(tenant, {State.OK})
+        group = ServerGroup(
+            tenant=tenant,
+            name=name,
+            description=description,
+            policy=policy,
+            rules=dict(rules or {}),
+            state=State.CREATION_SCHEDULED,
+        )
+        _save_unique(group)
+        _queue(tasks.create_server_group, group.pk)
+    logger.info("server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor)
+    return group
+
+
+def server_group_update(
+    *,
+    group: ServerGroup,
+    name: str | None = None,
+    description: str | None = None,
+    policy: str | None = None,
+    rules: Mapping[str, int] | None = None,
+    actor=None,
+) -> ServerGroup:
+    """Rename or describe locally; a new policy or rules replace the (empty) Nova group."""
+    with transaction.atomic():
+        group = ServerGroup.objects.select_for_update().get(pk=group.pk)
+        require(group, {State.OK})
+        new_policy = group.policy if policy is None else policy
+        new_rules = group.rules if rules is None else dict(rules)
+        if policy is not None and rules is None and new_policy != "anti-affinity":
+            new_rules = {}
+        if new_rules and new_policy != "anti-affinity":
+            raise Invalid("rules", "Rules are supported only with the anti-affinity policy.")
+        replace = (new_policy, new_rules) != (group.policy, group.rules)
+        if replace and group.instances.exists():
+            raise Conflict(
+                "The policy of a server group with members cannot change: Nova fixes a group's policy "
+                "at creation and servers join a group only at boot. Delete the servers first, or "
+                "create a new group."
+            )
+        if name is not None:
+            group.name = name
+        if description is not None:
+            group.description = description
+        group.policy, group.rules = new_policy, new_rules
+        _save_unique(group)
+        if replace:
+            move(group, State.UPDATE_SCHEDULED)
+            _queue(tasks.replace_server_group, group.pk)
+    logger.info("server group %s updated by %s (replace: %s)", group.uuid.hex, actor, replace)
+    return group
+
+
+def server_group_delete(*, group: ServerGroup, actor=None) -> None:
+    with transaction.atomic():
+        move(group, State.DELETION_SCHEDULED, sources=SETTLED)
+        _queue(tasks.delete_server_group, group.pk)
+    logger.info("server group %s scheduled for deletion by %s", group.uuid.hex, actor)
+
+
+def server_group_pull(*, group: ServerGroup, actor=None) -> None:
+    require(group, SETTLED)
+    if not group.backend_id:
+        raise Conflict("The server group has no backend id: it was never created in OpenStack.")
+    transaction.on_commit(partial(tasks.pull_server_group.delay, group.pk))
+
+
+def server_group_unlink(*, group: ServerGroup, actor=None) -> None:
+    """Forget the record, leaving whatever exists in the cloud alone."""
+    group.delete()
+    logger.warning("server group %s unlinked by %s; its Nova group %r is left in place", group.uuid.hex,
+                   actor, group.backend_id)
+
+
+def server_group_set_ok(*, group: ServerGroup, actor=None) -> None:
+    move(group, State.OK, sources=State, error_message="", error_traceback="")
+    logger.warning("server group %s set OK by %s", group.uuid.hex, actor)
+
+
+def server_group_set_erred(
+    *, group: ServerGroup, error_message: str = "", error_traceback: str = "", actor=None
+) -> None:
+    move(group, State.ERRED, sources=State, error_message=error_message, error_traceback=error_traceback)
+    logger.warning("server group %s set ERRED by %s", group.uuid.hex, actor)
+
+
+def tenant_pull_server_groups(*, tenant: Tenant, actor=None) -> None:
+    require(tenant, {State.OK})
+    transaction.on_commit(partial(tasks.pull_tenant.delay, tenant.pk))

@@ -1,0 +1,192 @@
+"""Django settings, read from the environment only.
+
+Every knob is a `COHORT_*` variable so the same code runs as the embedded default (SQLite and a
+server-less broker under `COHORT_HOME`) and in production (PostgreSQL, Redis or RabbitMQ, many
+`cohort web` and `cohort worker` processes). Nothing a second process needs is kept in memory.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+env = os.environ.get
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+HOME = Path(env("COHORT_HOME", Path.cwd() / ".cohort")).resolve()
+
+DEBUG = env_bool("COHORT_DEBUG", False)
+SECRET_KEY = env("COHORT_SECRET_KEY") or ""
+if not SECRET_KEY:
+    key_file = HOME / "secret_key"
+    if key_file.exists():
+        SECRET_KEY = key_file.read_text().strip()
+    else:
+        # Generated once per COHORT_HOME, so tokens and sessions survive a restart without a key
+        # ever being committed. Production sets COHORT_SECRET_KEY.
+        from django.core.management.utils import get_random_secret_key
+
+        HOME.mkdir(parents=True, exist_ok=True)
+        SECRET_KEY = get_random_secret_key()
+        key_file.write_text(SECRET_KEY)
+        key_file.chmod(0o600)
+
+ALLOWED_HOSTS = [h.strip() for h in env("COHORT_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("COHORT_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "cohort.core",
+    "cohort.structure",
+    "cohort.openstack",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "cohort.urls"
+WSGI_APPLICATION = "cohort.wsgi.application"
+APPEND_SLASH = False  # the documented paths carry their slash; a redirect would drop a POST body
+CSRF_FAILURE_VIEW = "cohort.core.views.csrf_failure"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("COHORT_DATABASE_URL") or f"sqlite:///{HOME / 'cohort.sqlite3'}",
+        conn_max_age=int(env("COHORT_DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web and worker processes share one file: WAL lets readers run beside the writer, and
+    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = env("COHORT_TEST_SQLITE_NAME") or None
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = []
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env("COHORT_STATIC_ROOT") or str(HOME / "static")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cohort.core.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["cohort.core.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "cohort.core.pagination.LinkHeaderPagination",
+    "EXCEPTION_HANDLER": "cohort.core.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "PAGE_SIZE": 10,
+}
+
+# Sliding expiry: a token lives this long after its last use.
+TOKEN_LIFETIME_SECONDS = int(env("COHORT_TOKEN_LIFETIME", "3600"))
+# A use renews the token in the database only when its stored last use is older than this, so that
+# reading does not cost a write per request; the lifetime is honoured to within this slack.
+TOKEN_RENEW_INTERVAL_SECONDS = min(60, TOKEN_LIFETIME_SECONDS // 10)
+
+# The cloud driver, by dotted path.
+CLOUD_DRIVER = env("COHORT_CLOUD_DRIVER", "cohort.cloud.memory.MemoryDriver")
+# A record in a transitional state for longer than this is resolved against the cloud.
+STUCK_AFTER_SECONDS = int(env("COHORT_STUCK_AFTER", "900"))
+RECONCILE_INTERVAL_SECONDS = int(env("COHORT_RECONCILE_INTERVAL", "600"))
+
+# Celery. The embedded default uses kombu's filesystem transport: no broker server, and it works
+# across processes.
+BROKER_DIR = HOME / "broker"
+CELERY_BROKER_URL = env("COHORT_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+        "polling_interval": 0.2,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {}
+)
+CELERY_TASK_ALWAYS_EAGER = env_bool("COHORT_TASKS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-tenants": {
+        "task": "cohort.openstack.tasks.reconcile_all",
+        "schedule": RECONCILE_INTERVAL_SECONDS,
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(HOME / "celerybeat-schedule")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("COHORT_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for folder in ("queue", "processed", "control"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("COHORT_ALLOWED_HOSTS must name at least one host")

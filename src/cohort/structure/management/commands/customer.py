@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from cohort.structure.models import Customer
+
+
+class Command(BaseCommand):
+    help = "Create a customer (an organisation); prints its uuid."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--native-name", default="")
+        parser.add_argument("--abbreviation", default="")
+
+    def handle(self, name, native_name, abbreviation, **options):
+        customer = Customer.objects.create(name=name, native_name=native_name, abbreviation=abbreviation)
+        self.stdout.write(customer.uuid.hex)

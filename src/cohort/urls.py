@@ -1,0 +1,31 @@
+"""URL routes. Every path under /api/ ends with a slash; unknown paths answer in JSON."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from rest_framework.routers import SimpleRouter
+
+from cohort.core import views
+from cohort.core.auth_views import PasswordLoginView
+from cohort.openstack.api.views import InstanceViewSet, ServerGroupViewSet, TenantViewSet
+from cohort.structure.api.views import CustomerViewSet, ProjectViewSet, ServiceSettingsViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("openstack-server-groups", ServerGroupViewSet, basename="openstack-server-group")
+router.register("openstack-tenants", TenantViewSet, basename="openstack-tenant")
+router.register("openstack-instances", InstanceViewSet, basename="openstack-instance")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("projects", ProjectViewSet, basename="project")
+router.register("service-settings", ServiceSettingsViewSet, basename="service-settings")
+
+urlpatterns = [
+    path("api/", include(router.urls)),
+    path("api/", views.api_root, name="api-root"),
+    path("api-auth/password/", PasswordLoginView.as_view(), name="auth-password"),
+    path("admin/", admin.site.urls),
+    re_path(r"^api/.*$", views.not_found),
+]
+
+handler400 = "cohort.core.views.bad_request"
+handler403 = "cohort.core.views.permission_denied"
+handler404 = "cohort.core.views.not_found"
+handler500 = "cohort.core.views.server_error"
