@@ -1,0 +1,94 @@
+"""Shared fixtures: a small world of two customers, people in every role, and API clients.
+
+Tests run on the in-memory cloud driver with Celery in eager mode; a task queued on commit runs
+when a test lets commits happen (`django_capture_on_commit_callbacks(execute=True)`). The tests
+marked `broker` run a real worker process over a real broker instead.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+from rest_framework.test import APIClient
+
+from cohort.cloud.memory import MemoryCloud
+
+MEMORY_URL = "memory://test"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cloud():
+    MemoryCloud.reset()
+    yield
+    MemoryCloud.reset()
+
+
+def make_user(username: str, *, staff: bool = False):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create(username=username, is_staff=staff)
+
+
+def make_tenant(name: str, project, cloud, backend_id: str | None = None):
+    from cohort.openstack.models import Tenant
+
+    return Tenant.objects.create(name=name, project=project, service_settings=cloud, backend_id=backend_id or name)
+
+
+def make_group(tenant, name: str, **fields):
+    from cohort.core.states import State
+    from cohort.openstack.models import ServerGroup
+
+    fields.setdefault("state", State.OK)
+    fields.setdefault("backend_id", f"nova-{name}" if fields["state"] == State.OK else "")
+    return ServerGroup.objects.create(tenant=tenant, name=name, **fields)
+
+
+@pytest.fixture
+def world(db):
+    """Two customers, each with a project and a tenant, and a user in every role of the first."""
+    from cohort.structure.models import Customer, CustomerRole, Project, ProjectRole, ServiceSettings
+
+    cloud = ServiceSettings.objects.create(name="test cloud", auth_url=MEMORY_URL, auth_type="admin_token")
+    acme = Customer.objects.create(name="Acme", native_name="Acme Ltd", abbreviation="ACME")
+    globex = Customer.objects.create(name="Globex", native_name="Globex Corp", abbreviation="GLX")
+    web = Project.objects.create(customer=acme, name="web")
+    other = Project.objects.create(customer=globex, name="other")
+    users = SimpleNamespace(
+        staff=make_user("staff", staff=True),
+        owner=make_user("owner"),
+        manager=make_user("manager"),
+        admin=make_user("admin"),
+        member=make_user("member"),
+        stranger=make_user("stranger"),
+    )
+    CustomerRole.objects.create(customer=acme, user=users.owner, role="owner")
+    for role in ("manager", "admin", "member"):
+        ProjectRole.objects.create(project=web, user=getattr(users, role), role=role)
+    return SimpleNamespace(
+        cloud=cloud,
+        acme=acme,
+        globex=globex,
+        web=web,
+        other=other,
+        tenant=make_tenant("acme-tenant", web, cloud),
+        other_tenant=make_tenant("globex-tenant", other, cloud),
+        users=users,
+    )
+
+
+@pytest.fixture
+def api():
+    """`api(user)`: an API client authenticated with a real token of `user` (None: anonymous)."""
+    from cohort.core.authentication import issue_token
+
+    def client_for(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user)}")
+        return client
+
+    return client_for
+
+
+def memory_project(tenant):
+    return MemoryCloud.project(tenant.service_settings.auth_url, tenant.backend_id)
