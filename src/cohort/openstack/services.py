@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from functools import partial
 
 from django.db import IntegrityError, transaction
 
@@ -25,7 +24,13 @@ NAME_TAKEN = "Server group name should be unique."
 
 
 def _queue(task, *args) -> None:
-    transaction.on_commit(partial(task.delay, *args))
+    # robust: if the broker is down the write still stands (the API answers as usual) and the
+    # periodic unsticking in `backend.resolve_stuck` queues the work again later.
+    def send() -> None:
+        task.delay(*args)
+
+    send.__qualname__ = f"queue {task.name}{args}"
+    transaction.on_commit(send, robust=True)
 
 
 def _save_unique(group: ServerGroup, **kwargs) -> None:
@@ -114,7 +119,7 @@ def server_group_pull(*, group: ServerGroup, actor=None) -> None:
     require(group, SETTLED)
     if not group.backend_id:
         raise Conflict("The server group has no backend id: it was never created in OpenStack.")
-    transaction.on_commit(partial(tasks.pull_server_group.delay, group.pk))
+    _queue(tasks.pull_server_group, group.pk)
 
 
 def server_group_unlink(*, group: ServerGroup, actor=None) -> None:
@@ -138,4 +143,4 @@ def server_group_set_erred(
 
 def tenant_pull_server_groups(*, tenant: Tenant, actor=None) -> None:
     require(tenant, {State.OK})
-    transaction.on_commit(partial(tasks.pull_tenant.delay, tenant.pk))
+    _queue(tasks.pull_tenant, tenant.pk)
