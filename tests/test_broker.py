@@ -29,9 +29,15 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def forget_connections() -> None:
+    """Drop the app's cached connection pools, which hold the broker URL they were made with."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory, django_db_setup, django_db_blocker):
-    """One worker process for the module, on its own queue of the broker."""
+    """One worker process for the module, and this process sending to the same broker."""
     home = tmp_path_factory.mktemp("worker")
     broker_url = os.environ.get("COHORT_TEST_BROKER_URL") or "filesystem://"
     with django_db_blocker.unblock():
@@ -45,14 +51,11 @@ def worker(tmp_path_factory, django_db_setup, django_db_blocker):
         "COHORT_CLOUD_DRIVER": "cohort.cloud.memory.MemoryDriver",
         "COHORT_TASKS_EAGER": "0",
     }
-    # A queue of its own: a broker server may hold tasks of an earlier, interrupted run.
-    queue = f"cohort-test-{os.getpid()}-{time.monotonic_ns()}"
     broker = home / "broker"  # where the worker's settings put the filesystem transport's folders
     # The app reads Django's CELERY_* settings, so overrides use those names.
     overrides = {
         "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_ALWAYS_EAGER": False,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
         "CELERY_BROKER_TRANSPORT_OPTIONS": {
             "data_folder_in": str(broker / "queue"),
             "data_folder_out": str(broker / "queue"),
@@ -66,8 +69,9 @@ def worker(tmp_path_factory, django_db_setup, django_db_blocker):
         (broker / folder).mkdir(parents=True)
     previous = {key: celery_app.conf[key.removeprefix("CELERY_").lower()] for key in overrides}
     celery_app.conf.update(overrides)
+    forget_connections()
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--pool", "solo", "--queues", queue,
+        [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--pool", "solo",
          "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env=env,
     )
@@ -75,6 +79,7 @@ def worker(tmp_path_factory, django_db_setup, django_db_blocker):
         yield process
     finally:
         celery_app.conf.update(previous)
+        forget_connections()
         process.terminate()
         try:
             process.wait(timeout=20)

@@ -18,6 +18,10 @@ class PasswordLoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    def get_authenticate_header(self, request) -> str:
+        # Without a challenge DRF turns AuthenticationFailed into a 403; bad credentials are a 401.
+        return "Token"
+
     def post(self, request):
         serializer = PasswordSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -29,6 +29,8 @@ class Project(UuidModel, TimeStampedModel):
     name = models.CharField(max_length=150)
     description = models.CharField(max_length=2000, blank=True, default="")
 
+    project_path = ""  # a project is its own project (see cohort.structure.permissions.project_scope)
+
     class Meta:
         ordering = ["name"]
         constraints = [

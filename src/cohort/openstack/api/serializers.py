@@ -121,7 +121,8 @@ def _server_group_object(row: dict, instances: list[dict], api: str) -> dict:
 
 class RulesField(serializers.Field):
     default_error_messages = {
-        "invalid": 'Rules must be an object such as {"max_server_per_host": 2}.',
+        # braces doubled: DRF passes every message through str.format()
+        "invalid": 'Rules must be an object such as {{"max_server_per_host": 2}}.',
         "max_server_per_host": "max_server_per_host must be an integer of at least 1.",
     }
 
