@@ -31,7 +31,9 @@ def make_user(username: str, *, staff: bool = False):
 def make_tenant(name: str, project, cloud, backend_id: str | None = None):
     from cohort.openstack.models import Tenant
 
-    return Tenant.objects.create(name=name, project=project, service_settings=cloud, backend_id=backend_id or name)
+    return Tenant.objects.create(
+        name=name, project=project, service_settings=cloud, backend_id=backend_id or name
+    )
 
 
 def make_group(tenant, name: str, **fields):

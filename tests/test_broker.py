@@ -71,8 +71,21 @@ def worker(tmp_path_factory, django_db_setup, django_db_blocker):
     celery_app.conf.update(overrides)
     forget_connections()
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--pool", "solo",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "cohort",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
         env=env,
     )
     try:
@@ -125,7 +138,9 @@ def test_a_cloud_refusal_reaches_the_record_through_the_worker(world, api, worke
             format="json",
         )
         assert response.status_code == 201
-    wait_for(lambda: not ServerGroup.objects.exclude(state__in=[State.OK, State.ERRED]).exists(), "all to settle")
+    wait_for(
+        lambda: not ServerGroup.objects.exclude(state__in=[State.OK, State.ERRED]).exists(), "all to settle"
+    )
     states = dict(ServerGroup.objects.values_list("name", "state"))
     assert list(states.values()).count(State.OK) == 10
     erred = ServerGroup.objects.get(state=State.ERRED)

@@ -17,14 +17,23 @@ URL = "/api/openstack-server-groups/"
 
 def create(api, user, tenant, capture, **body):
     with capture(execute=True):
-        response = api(user).post(f"/api/openstack-tenants/{tenant.uuid.hex}/create_server_group/", body, format="json")
+        response = api(user).post(
+            f"/api/openstack-tenants/{tenant.uuid.hex}/create_server_group/", body, format="json"
+        )
     assert response.status_code == 201, response.content
     return ServerGroup.objects.filter(uuid=response.json()["uuid"]).first(), response.json()
 
 
 def test_create_answers_scheduled_and_a_worker_reaches_ok(world, api, django_capture_on_commit_callbacks):
-    group, body = create(api, world.users.manager, world.tenant, django_capture_on_commit_callbacks,
-                         name="web", policy="anti-affinity", rules={"max_server_per_host": 2})
+    group, body = create(
+        api,
+        world.users.manager,
+        world.tenant,
+        django_capture_on_commit_callbacks,
+        name="web",
+        policy="anti-affinity",
+        rules={"max_server_per_host": 2},
+    )
     assert body["state"] == "CREATION_SCHEDULED" and body["backend_id"] == ""
     assert group.state == State.OK
     remote = memory_project(world.tenant).groups[group.backend_id]
@@ -32,7 +41,9 @@ def test_create_answers_scheduled_and_a_worker_reaches_ok(world, api, django_cap
 
 
 def test_cloud_failure_leaves_erred_with_the_clouds_message(world, api, django_capture_on_commit_callbacks):
-    memory_project(world.tenant).failures["create_server_group"] = Forbidden("Quota exceeded, too many server groups.")
+    memory_project(world.tenant).failures["create_server_group"] = Forbidden(
+        "Quota exceeded, too many server groups."
+    )
     group, _ = create(api, world.users.owner, world.tenant, django_capture_on_commit_callbacks, name="x")
     assert group.state == State.ERRED
     assert group.error_message == "Quota exceeded, too many server groups."
@@ -94,7 +105,9 @@ def test_unlinked_while_creating_leaves_no_orphan(world, monkeypatch):
     assert memory_project(world.tenant).groups == {}
 
 
-def test_delete_goes_through_deleting_and_removes_record_and_nova_group(world, api, django_capture_on_commit_callbacks):
+def test_delete_goes_through_deleting_and_removes_record_and_nova_group(
+    world, api, django_capture_on_commit_callbacks
+):
     group, _ = create(api, world.users.admin, world.tenant, django_capture_on_commit_callbacks, name="d")
     with django_capture_on_commit_callbacks(execute=True):
         response = api(world.users.admin).delete(f"{URL}{group.uuid.hex}/")
@@ -129,7 +142,9 @@ def test_policy_change_on_empty_group_replaces_the_nova_group(world, api, django
     group, _ = create(api, world.users.manager, world.tenant, django_capture_on_commit_callbacks, name="p")
     old = group.backend_id
     with django_capture_on_commit_callbacks(execute=True):
-        response = api(world.users.manager).patch(f"{URL}{group.uuid.hex}/", {"policy": "soft-anti-affinity"}, format="json")
+        response = api(world.users.manager).patch(
+            f"{URL}{group.uuid.hex}/", {"policy": "soft-anti-affinity"}, format="json"
+        )
     assert response.status_code == 200
     assert response.json()["state"] == "UPDATE_SCHEDULED"
     group.refresh_from_db()
@@ -142,8 +157,9 @@ def test_policy_change_on_empty_group_replaces_the_nova_group(world, api, django
 def test_policy_change_on_group_with_members_is_refused(world, api):
     group = make_group(world.tenant, "busy")
     Instance.objects.create(tenant=world.tenant, backend_id="srv-1", name="vm1", server_group=group)
-    response = api(world.users.manager).put(f"{URL}{group.uuid.hex}/", {"name": "busy", "policy": "anti-affinity"},
-                                            format="json")
+    response = api(world.users.manager).put(
+        f"{URL}{group.uuid.hex}/", {"name": "busy", "policy": "anti-affinity"}, format="json"
+    )
     assert response.status_code == 409
     assert "members" in response.json()["detail"]
     group.refresh_from_db()
@@ -151,8 +167,14 @@ def test_policy_change_on_group_with_members_is_refused(world, api):
 
 
 def test_pull_refreshes_members_and_policy(world, api, django_capture_on_commit_callbacks):
-    group, _ = create(api, world.users.manager, world.tenant, django_capture_on_commit_callbacks, name="m",
-                      policy="anti-affinity")
+    group, _ = create(
+        api,
+        world.users.manager,
+        world.tenant,
+        django_capture_on_commit_callbacks,
+        name="m",
+        policy="anti-affinity",
+    )
     cloud = memory_project(world.tenant)
     first = cloud.boot_server("vm-1", group.backend_id)
     second = cloud.boot_server("vm-2", group.backend_id)
@@ -160,7 +182,10 @@ def test_pull_refreshes_members_and_policy(world, api, django_capture_on_commit_
         response = api(world.users.manager).post(f"{URL}{group.uuid.hex}/pull/")
     assert response.status_code == 202 and "detail" in response.json()
     body = api(world.users.manager).get(f"{URL}{group.uuid.hex}/").json()
-    assert [(i["backend_id"], i["name"]) for i in body["instances"]] == [(first.id, "vm-1"), (second.id, "vm-2")]
+    assert [(i["backend_id"], i["name"]) for i in body["instances"]] == [
+        (first.id, "vm-1"),
+        (second.id, "vm-2"),
+    ]
     hosts = set(Instance.objects.filter(server_group=group).values_list("host_id", flat=True))
     assert len(hosts) == 2  # anti-affinity: two hosts
 
@@ -173,18 +198,24 @@ def test_pull_of_group_gone_from_nova_marks_it_erred(world):
     assert "gone" in group.error_message
 
 
-def test_tenant_pull_imports_updates_removes_and_skips_transitional(world, api, django_capture_on_commit_callbacks):
+def test_tenant_pull_imports_updates_removes_and_skips_transitional(
+    world, api, django_capture_on_commit_callbacks
+):
     from cohort.cloud.memory import MemoryDriver
 
     driver = MemoryDriver(world.tenant.cloud_access())
     outside = driver.create_server_group(name="made-outside", policy="soft-affinity")
     recovering = driver.create_server_group(name="recovering", policy="affinity")
     member = memory_project(world.tenant).boot_server("outside-vm", outside.id)
-    erred = make_group(world.tenant, "recovering", state=State.ERRED, backend_id=recovering.id, error_message="x")
+    erred = make_group(
+        world.tenant, "recovering", state=State.ERRED, backend_id=recovering.id, error_message="x"
+    )
     stale = make_group(world.tenant, "stale", backend_id="deleted-behind-our-back")
     busy = make_group(world.tenant, "busy", state=State.DELETING, backend_id="also-gone")
     with django_capture_on_commit_callbacks(execute=True):
-        response = api(world.users.owner).post(f"/api/openstack-tenants/{world.tenant.uuid.hex}/pull_server_groups/")
+        response = api(world.users.owner).post(
+            f"/api/openstack-tenants/{world.tenant.uuid.hex}/pull_server_groups/"
+        )
     assert response.status_code == 202 and "status" in response.json()
     imported = ServerGroup.objects.get(backend_id=outside.id)
     assert (imported.name, imported.policy, imported.state) == ("made-outside", "soft-affinity", State.OK)

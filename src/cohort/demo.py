@@ -15,7 +15,9 @@ DEMO_AUTH_URL = "memory://demo"
 
 def bootstrap() -> dict:
     User = get_user_model()
-    admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+    admin, created = User.objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True}
+    )
     if created:
         admin.set_unusable_password()
         admin.save()
@@ -33,5 +35,11 @@ def bootstrap() -> dict:
         alice.set_unusable_password()
         alice.save()
     ProjectRole.objects.get_or_create(project=project, user=alice, role=ProjectRole.Role.MANAGER)
-    return {"admin": admin, "customer": customer, "project": project, "tenant": tenant, "alice": alice,
-            "in_memory": settings.CLOUD_DRIVER.endswith("MemoryDriver")}
+    return {
+        "admin": admin,
+        "customer": customer,
+        "project": project,
+        "tenant": tenant,
+        "alice": alice,
+        "in_memory": settings.CLOUD_DRIVER.endswith("MemoryDriver"),
+    }

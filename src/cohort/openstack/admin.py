@@ -18,7 +18,15 @@ class ServerGroupAdmin(admin.ModelAdmin):
     list_filter = ("state", "policy")
     search_fields = ("name", "backend_id", "uuid")
     list_select_related = ("tenant",)
-    readonly_fields = ("state", "backend_id", "error_message", "error_traceback", "uuid", "created", "modified")
+    readonly_fields = (
+        "state",
+        "backend_id",
+        "error_message",
+        "error_traceback",
+        "uuid",
+        "created",
+        "modified",
+    )
 
 
 @admin.register(models.Instance)

@@ -63,19 +63,30 @@ def records_failure(func: Callable[[int], None]) -> Callable[[int], None]:
     return run
 
 
-def _adopt(driver: CloudDriver, group: ServerGroup, policy: str, exclude: str = "") -> RemoteServerGroup | None:
+def _adopt(
+    driver: CloudDriver, group: ServerGroup, policy: str, exclude: str = ""
+) -> RemoteServerGroup | None:
     """After a redelivery, find the Nova group an earlier attempt created (same name and policy,
     not linked to any record), so that retrying never leaves an orphan behind."""
-    linked = set(ServerGroup.objects.filter(tenant=group.tenant).exclude(backend_id="").values_list("backend_id", flat=True))
+    linked = set(
+        ServerGroup.objects.filter(tenant=group.tenant)
+        .exclude(backend_id="")
+        .values_list("backend_id", flat=True)
+    )
     candidates = [
         remote
         for remote in driver.list_server_groups()
-        if remote.name == group.name and remote.policy == policy and remote.id not in linked and remote.id != exclude
+        if remote.name == group.name
+        and remote.policy == policy
+        and remote.id not in linked
+        and remote.id != exclude
     ]
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _record_created(group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State) -> None:
+def _record_created(
+    group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State
+) -> None:
     updated = ServerGroup.objects.filter(pk=group.pk, state=source).update(
         state=State.OK, backend_id=remote.id, error_message="", error_traceback="", modified=timezone.now()
     )
@@ -83,7 +94,9 @@ def _record_created(group: ServerGroup, driver: CloudDriver, remote: RemoteServe
         return
     if ServerGroup.objects.filter(pk=group.pk).update(backend_id=remote.id):
         return  # staff moved it meanwhile: keep their state, but never lose the link
-    logger.warning("server group %s was unlinked while being created; deleting Nova group %s", group.pk, remote.id)
+    logger.warning(
+        "server group %s was unlinked while being created; deleting Nova group %s", group.pk, remote.id
+    )
     try:
         driver.delete_server_group(remote.id)
     except CloudError as error:
@@ -196,7 +209,9 @@ def _apply(record: ServerGroup, remote: RemoteServerGroup) -> None:
     record.save(update_fields=["policy", "rules", "state", "error_message", "error_traceback", "modified"])
 
 
-def _sync_servers(tenant: Tenant, servers: list[RemoteServer], pairs: list[tuple[RemoteServerGroup, ServerGroup]]) -> None:
+def _sync_servers(
+    tenant: Tenant, servers: list[RemoteServer], pairs: list[tuple[RemoteServerGroup, ServerGroup]]
+) -> None:
     """Make the tenant's instance records match Nova's servers, and membership match `pairs`.
 
     Each pair is a Nova group and its record; their membership is taken from Nova. Membership in any
@@ -213,8 +228,16 @@ def _sync_servers(tenant: Tenant, servers: list[RemoteServer], pairs: list[tuple
         group_pk = member_of.get(server.id, None if current in authoritative else current)
         values = (server.name, server.host_id, server.status, group_pk)
         if instance is None:
-            new.append(Instance(tenant=tenant, backend_id=server.id, name=server.name, host_id=server.host_id,
-                                status=server.status, server_group_id=group_pk))
+            new.append(
+                Instance(
+                    tenant=tenant,
+                    backend_id=server.id,
+                    name=server.name,
+                    host_id=server.host_id,
+                    status=server.status,
+                    server_group_id=group_pk,
+                )
+            )
         elif (instance.name, instance.host_id, instance.status, current) != values:
             instance.name, instance.host_id, instance.status, instance.server_group_id = values
             instance.modified = now
@@ -255,7 +278,11 @@ def pull_tenant(tenant_id: int) -> None:
             else:
                 continue
             pairs.append((remote, record))
-        gone = [r.pk for r in records if r.state in SETTLED and r.backend_id and r.backend_id not in {x.id for x in remotes}]
+        gone = [
+            r.pk
+            for r in records
+            if r.state in SETTLED and r.backend_id and r.backend_id not in {x.id for x in remotes}
+        ]
         ServerGroup.objects.filter(pk__in=gone).delete()
         _sync_servers(tenant, servers, pairs)
         Tenant.objects.filter(pk=tenant.pk).update(error_message="")
@@ -267,7 +294,12 @@ def _import(tenant: Tenant, remote: RemoteServerGroup, names: set[str]) -> Serve
     name = remote.name if remote.name not in names else f"{remote.name[:110]} ({remote.id})"[:150]
     names.add(name)
     return ServerGroup.objects.create(
-        tenant=tenant, name=name, policy=remote.policy, rules=dict(remote.rules), backend_id=remote.id, state=State.OK
+        tenant=tenant,
+        name=name,
+        policy=remote.policy,
+        rules=dict(remote.rules),
+        backend_id=remote.id,
+        state=State.OK,
     )
 
 
@@ -285,7 +317,9 @@ def resolve_stuck() -> int:
         State.DELETION_SCHEDULED: tasks.delete_server_group,
         State.DELETING: tasks.delete_server_group,
     }
-    stuck = list(ServerGroup.objects.filter(state__in=TRANSITIONAL, modified__lt=cutoff).values_list("pk", "state"))
+    stuck = list(
+        ServerGroup.objects.filter(state__in=TRANSITIONAL, modified__lt=cutoff).values_list("pk", "state")
+    )
     for pk, state in stuck:
         work[state].delay(pk)
     return len(stuck)

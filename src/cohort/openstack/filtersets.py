@@ -10,8 +10,8 @@ from __future__ import annotations
 import django_filters as filters
 from django import forms
 
-from cohort.core.states import parse_state
 from cohort.core.references import uuid_from_reference
+from cohort.core.states import parse_state
 from cohort.openstack.models import Instance, ServerGroup, Tenant
 from cohort.structure.permissions import project_scope
 
@@ -26,7 +26,9 @@ class StateListField(forms.Field):
                 continue
             state = parse_state(item)
             if state is None:
-                raise forms.ValidationError(f"Select a valid choice. {item} is not one of the available choices.")
+                raise forms.ValidationError(
+                    f"Select a valid choice. {item} is not one of the available choices."
+                )
             states.append(state)
         return states
 

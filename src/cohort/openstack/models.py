@@ -68,7 +68,9 @@ class Instance(UuidModel, TimeStampedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "backend_id"], name="instance_backend_id_unique_per_tenant")
+            models.UniqueConstraint(
+                fields=["tenant", "backend_id"], name="instance_backend_id_unique_per_tenant"
+            )
         ]
 
     def __str__(self) -> str:

@@ -65,7 +65,9 @@ def server_group_create(
         )
         _save_unique(group)
         _queue(tasks.create_server_group, group.pk)
-    logger.info("server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor)
+    logger.info(
+        "server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor
+    )
     return group
 
 
@@ -125,8 +127,12 @@ def server_group_pull(*, group: ServerGroup, actor=None) -> None:
 def server_group_unlink(*, group: ServerGroup, actor=None) -> None:
     """Forget the record, leaving whatever exists in the cloud alone."""
     group.delete()
-    logger.warning("server group %s unlinked by %s; its Nova group %r is left in place", group.uuid.hex,
-                   actor, group.backend_id)
+    logger.warning(
+        "server group %s unlinked by %s; its Nova group %r is left in place",
+        group.uuid.hex,
+        actor,
+        group.backend_id,
+    )
 
 
 def server_group_set_ok(*, group: ServerGroup, actor=None) -> None:

@@ -156,9 +156,13 @@ class ServerGroupWriteSerializer(serializers.Serializer):
     def validate(self, attrs):
         if attrs.get("policy") == "":
             del attrs["policy"]
-        policy = attrs.get("policy") or (self.instance.policy if self.instance else ServerGroup.Policy.AFFINITY)
+        policy = attrs.get("policy") or (
+            self.instance.policy if self.instance else ServerGroup.Policy.AFFINITY
+        )
         if attrs.get("rules") and policy != "anti-affinity":
-            raise serializers.ValidationError({"rules": ["Rules are supported only with the anti-affinity policy."]})
+            raise serializers.ValidationError(
+                {"rules": ["Rules are supported only with the anti-affinity policy."]}
+            )
         return attrs
 
 

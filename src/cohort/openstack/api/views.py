@@ -26,7 +26,11 @@ class ServerGroupViewSet(ScopedViewSet):
     filterset_class = ServerGroupFilter
 
     def get_serializer_class(self):
-        return serializers.ServerGroupCreateSerializer if self.action == "create" else serializers.ServerGroupWriteSerializer
+        return (
+            serializers.ServerGroupCreateSerializer
+            if self.action == "create"
+            else serializers.ServerGroupWriteSerializer
+        )
 
     def render(self, queryset) -> list[dict]:
         return server_group_objects(
@@ -72,8 +76,12 @@ class ServerGroupViewSet(ScopedViewSet):
         candidates = list((candidates if rule is None else candidates.filter(rule))[:2])
         if len(candidates) != 1:
             raise exceptions.ValidationError(
-                {"tenant": ["Name the tenant: add \"tenant\" with its URL or UUID, or use "
-                            "POST /api/openstack-tenants/{uuid}/create_server_group/."]}
+                {
+                    "tenant": [
+                        'Name the tenant: add "tenant" with its URL or UUID, or use '
+                        "POST /api/openstack-tenants/{uuid}/create_server_group/."
+                    ]
+                }
             )
         return candidates[0]
 
@@ -99,7 +107,9 @@ class ServerGroupViewSet(ScopedViewSet):
         group = self.get_object()
         self.require_manage(group)
         services.server_group_pull(group=group, actor=request.user)
-        return Response({"detail": "Pull operation was successfully scheduled."}, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            {"detail": "Pull operation was successfully scheduled."}, status=status.HTTP_202_ACCEPTED
+        )
 
     @action(detail=True, methods=["post"])
     def unlink(self, request, uuid=None):

@@ -31,24 +31,53 @@ class Command(BaseCommand):
         token = issue_token(records["admin"])
         tenant = records["tenant"]
         base = f"http://{bind}"
+        in_memory = "the IN-MEMORY cloud (nothing reaches OpenStack)"
+        cloud = in_memory if records["in_memory"] else settings.CLOUD_DRIVER
         self.stdout.write(
             f"\nCohort is starting on {base}/api/  (state in {settings.HOME})\n"
-            f"Cloud: {'the IN-MEMORY cloud (nothing reaches OpenStack)' if records['in_memory'] else settings.CLOUD_DRIVER}\n"
+            f"Cloud: {cloud}\n"
             f"Admin token: {token}\n"
             f"Demo tenant: {tenant.name} {tenant.uuid.hex}\n\n"
             f"Try:\n"
             f"  curl -s -H 'Authorization: Token {token}' {base}/api/openstack-server-groups/\n"
             f"  curl -s -H 'Authorization: Token {token}' -H 'Content-Type: application/json' \\\n"
-            f"       -d '{{\"name\": \"web\", \"policy\": \"anti-affinity\"}}' "
+            f'       -d \'{{"name": "web", "policy": "anti-affinity"}}\' '
             f"{base}/api/openstack-tenants/{tenant.uuid.hex}/create_server_group/\n\n"
         )
         self.stdout.flush()
         python = sys.executable
         children = [
-            subprocess.Popen([python, "-m", "celery", "--app", "cohort", "worker", "--pool", "solo", "--beat",
-                              "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
-            subprocess.Popen([python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind,
-                              "--workers", "2", "--access-logfile", "-"]),
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "--app",
+                    "cohort",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                ]
+            ),
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "cohort.wsgi:application",
+                    "--bind",
+                    bind,
+                    "--workers",
+                    "2",
+                    "--access-logfile",
+                    "-",
+                ]
+            ),
         ]
         stop = []
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -13,6 +13,17 @@ class Command(BaseCommand):
         parser.add_argument("gunicorn_args", nargs="*")
 
     def handle(self, bind, workers, gunicorn_args, **options):
-        argv = [sys.executable, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind, "--workers", str(workers),
-                "--access-logfile", "-", *gunicorn_args]
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "cohort.wsgi:application",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            *gunicorn_args,
+        ]
         os.execv(sys.executable, argv)

@@ -11,5 +11,15 @@ class Command(BaseCommand):
         parser.add_argument("celery_args", nargs="*")
 
     def handle(self, celery_args, **options):
-        argv = [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--loglevel", "INFO", *celery_args]
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "cohort",
+            "worker",
+            "--loglevel",
+            "INFO",
+            *celery_args,
+        ]
         os.execv(sys.executable, argv)

@@ -10,7 +10,9 @@ def find(model, reference: str, **extra):
     queryset = model.objects.filter(**extra)
     matches = list(queryset.filter(uuid=parsed)) if parsed else list(queryset.filter(name=reference)[:2])
     if len(matches) != 1:
-        raise CommandError(f"{model.__name__} {reference!r}: {'not found' if not matches else 'ambiguous, give its uuid'}")
+        raise CommandError(
+            f"{model.__name__} {reference!r}: {'not found' if not matches else 'ambiguous, give its uuid'}"
+        )
     return matches[0]
 
 
