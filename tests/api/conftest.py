@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import pytest
+
 from tests.conftest import make_group, make_tenant
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from cohort.core.states import State
+from cohort.openstack.models import Instance, ServerGroup
 from tests.api.support import (
     GROUPS,
     assert_error,
@@ -18,9 +21,6 @@ from tests.api.support import (
     tenant_url,
 )
 from tests.conftest import make_group, make_tenant
-
-from cohort.core.states import State
-from cohort.openstack.models import Instance, ServerGroup
 
 NOT_OK = {"detail": "Valid states for operation: OK."}
 NOT_SETTLED = {"detail": "Valid states for operation: OK, Erred."}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.api.support import GROUPS, UUID_HEX, group_path, tenant_path, tenant_url
-from tests.conftest import make_group
 
 from cohort.openstack.models import Instance
+from tests.api.support import GROUPS, UUID_HEX, group_path, tenant_path, tenant_url
+from tests.conftest import make_group
 
 CONTRACT_KEYS = [
     "url", "uuid", "name", "description", "service_name", "service_settings", "service_settings_uuid",

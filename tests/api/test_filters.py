@@ -12,12 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
-from tests.api.support import GROUPS, assert_field_error, names
-from tests.conftest import make_group, make_tenant
 
 from cohort.core.states import State
 from cohort.openstack.models import ServerGroup
 from cohort.structure.models import Customer, Project, ServiceSettings
+from tests.api.support import GROUPS, assert_field_error, names
+from tests.conftest import make_group, make_tenant
 
 ALL = {"alpha", "beta", "gamma", "delta"}
 

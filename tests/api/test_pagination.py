@@ -7,10 +7,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from tests.api.support import GROUPS, assert_error, links, names
 
 from cohort.core.states import State
 from cohort.openstack.models import Instance, ServerGroup
+from tests.api.support import GROUPS, assert_error, links, names
 
 
 def bulk_groups(tenant, count: int, *, members: int = 0, prefix: str = "g") -> list[ServerGroup]:

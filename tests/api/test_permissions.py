@@ -12,6 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+
+from cohort.core.states import State
+from cohort.openstack.models import ServerGroup
 from tests.api.support import (
     GROUPS,
     assert_error,
@@ -21,9 +24,6 @@ from tests.api.support import (
     tenant_url,
 )
 from tests.conftest import make_group
-
-from cohort.core.states import State
-from cohort.openstack.models import ServerGroup
 
 ROLES = ("staff", "owner", "manager", "admin", "member", "stranger", "anonymous")
 ACME_ROLES = ("owner", "manager", "admin", "member")
