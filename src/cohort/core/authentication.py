@@ -44,9 +44,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != KEYWORD.encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Invalid token header. Token string should not contain spaces."
-            )
+            raise exceptions.AuthenticationFailed("Invalid token header. Token string should not contain spaces.")
         try:
             key = header[1].decode()
         except UnicodeError:

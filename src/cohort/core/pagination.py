@@ -2,59 +2,82 @@
 
 The body is a bare JSON array; the total goes in `X-Result-Count` and the neighbours in an RFC 8288
 `Link` header. Link URLs are percent-encoded, so they never hold a raw comma (the published client
-splits the header on commas).
+splits the header on commas). Pages count from 1; `page_size` defaults to 10 and is clamped to 300;
+a page past the end is 404 `{"detail": "Invalid page."}`.
+
+`page_of_ids` serves the hot list path: one query returns the page's primary keys together with the
+total (a `COUNT(*) OVER ()` window), instead of a count query and a page query.
 """
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from django.core.paginator import InvalidPage
-from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import Count, Window
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 300
 
 
-class LinkHeaderPagination(PageNumberPagination):
-    page_size = 10
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
+class LinkHeaderPagination(BasePagination):
+    def read_request(self, request) -> None:
+        self.request = request
+        self.size = page_size(request)
+        raw = request.query_params.get("page") or "1"
+        try:
+            self.number = int(raw)
+        except ValueError:
+            raise NotFound("Invalid page.") from None
+        if self.number < 1:
+            raise NotFound("Invalid page.")
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.request = request
-        page_size = self.get_page_size(request)
-        paginator = DjangoPaginator(queryset, page_size)
-        number = request.query_params.get(self.page_query_param) or 1
-        try:
-            self.page = paginator.page(number)
-        except InvalidPage:
-            raise NotFound("Invalid page.") from None
-        return list(self.page)
+        """The page's slice of `queryset` (for the small read-only endpoints)."""
+        self.read_request(request)
+        self.count = queryset.count()
+        self.check_number()
+        start = (self.number - 1) * self.size
+        return list(queryset[start : start + self.size])
 
-    def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        try:
-            size = int(raw)
-        except (TypeError, ValueError):
-            return self.page_size
-        return min(size, self.max_page_size) if size > 0 else self.page_size
+    def page_of_ids(self, queryset, request) -> list[int]:
+        """The primary keys of the page, in order, and the total, in one query."""
+        self.read_request(request)
+        start = (self.number - 1) * self.size
+        rows = list(
+            queryset.annotate(_total=Window(Count("pk"))).values_list("pk", "_total")[start : start + self.size]
+        )
+        self.count = rows[0][1] if rows else (0 if start == 0 else queryset.count())
+        self.check_number()
+        return [pk for pk, _ in rows]
+
+    def count_only(self, queryset, request) -> None:
+        self.read_request(request)
+        self.count = queryset.count()
+        self.check_number()
+
+    def check_number(self) -> None:
+        if self.number > max(1, self.last_page()):
+            raise NotFound("Invalid page.")
+
+    def last_page(self) -> int:
+        return max(1, math.ceil(self.count / self.size))
 
     def get_paginated_response(self, data) -> Response:
         return Response(data, headers=self.headers())
 
     def headers(self) -> dict[str, str]:
-        page = self.page
         links = {"first": 1}
-        if page.has_previous():
-            links["prev"] = page.previous_page_number()
-        if page.has_next():
-            links["next"] = page.next_page_number()
-        links["last"] = page.paginator.num_pages
+        if self.number > 1:
+            links["prev"] = self.number - 1
+        if self.number < self.last_page():
+            links["next"] = self.number + 1
+        links["last"] = self.last_page()
         return {
-            "X-Result-Count": str(page.paginator.count),
+            "X-Result-Count": str(self.count),
             "Link": ", ".join(f'<{self.page_url(n)}>; rel="{rel}"' for rel, n in links.items()),
         }
 
@@ -65,8 +88,9 @@ class LinkHeaderPagination(PageNumberPagination):
         return urlunsplit((scheme, netloc, path, urlencode(params), ""))
 
 
-def count_headers(request, count: int) -> dict[str, str]:
-    """The headers of a HEAD on a list: the count, and the links of the page asked for."""
-    paginator = LinkHeaderPagination()
-    paginator.paginate_queryset(range(count), request)
-    return paginator.headers()
+def page_size(request) -> int:
+    try:
+        size = int(request.query_params.get("page_size", ""))
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return min(size, MAX_PAGE_SIZE) if size > 0 else DEFAULT_PAGE_SIZE

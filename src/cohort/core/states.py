@@ -51,9 +51,7 @@ class InvalidState(Conflict):
         super().__init__(f"Valid states for operation: {labels}.")
 
 
-def move(
-    obj: models.Model, target: State, *, sources: Iterable[State] | None = None, **fields: object
-) -> None:
+def move(obj: models.Model, target: State, *, sources: Iterable[State] | None = None, **fields: object) -> None:
     """Move `obj` to `target` if its state in the database is one of `sources`.
 
     `sources` defaults to every state `target` may legally be reached from; `fields` are written in
@@ -63,9 +61,7 @@ def move(
     allowed = frozenset(sources) if sources is not None else SOURCES[target]
     now = timezone.now()
     updated = (
-        type(obj)
-        ._default_manager.filter(pk=obj.pk, state__in=allowed)
-        .update(state=target, modified=now, **fields)
+        type(obj)._default_manager.filter(pk=obj.pk, state__in=allowed).update(state=target, modified=now, **fields)
     )
     if not updated:
         raise InvalidState(allowed)

@@ -63,30 +63,21 @@ def records_failure(func: Callable[[int], None]) -> Callable[[int], None]:
     return run
 
 
-def _adopt(
-    driver: CloudDriver, group: ServerGroup, policy: str, exclude: str = ""
-) -> RemoteServerGroup | None:
+def _adopt(driver: CloudDriver, group: ServerGroup, policy: str, exclude: str = "") -> RemoteServerGroup | None:
     """After a redelivery, find the Nova group an earlier attempt created (same name and policy,
     not linked to any record), so that retrying never leaves an orphan behind."""
     linked = set(
-        ServerGroup.objects.filter(tenant=group.tenant)
-        .exclude(backend_id="")
-        .values_list("backend_id", flat=True)
+        ServerGroup.objects.filter(tenant=group.tenant).exclude(backend_id="").values_list("backend_id", flat=True)
     )
     candidates = [
         remote
         for remote in driver.list_server_groups()
-        if remote.name == group.name
-        and remote.policy == policy
-        and remote.id not in linked
-        and remote.id != exclude
+        if remote.name == group.name and remote.policy == policy and remote.id not in linked and remote.id != exclude
     ]
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _record_created(
-    group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State
-) -> None:
+def _record_created(group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State) -> None:
     updated = ServerGroup.objects.filter(pk=group.pk, state=source).update(
         state=State.OK, backend_id=remote.id, error_message="", error_traceback="", modified=timezone.now()
     )
@@ -94,9 +85,7 @@ def _record_created(
         return
     if ServerGroup.objects.filter(pk=group.pk).update(backend_id=remote.id):
         return  # staff moved it meanwhile: keep their state, but never lose the link
-    logger.warning(
-        "server group %s was unlinked while being created; deleting Nova group %s", group.pk, remote.id
-    )
+    logger.warning("server group %s was unlinked while being created; deleting Nova group %s", group.pk, remote.id)
     try:
         driver.delete_server_group(remote.id)
     except CloudError as error:
@@ -279,9 +268,7 @@ def pull_tenant(tenant_id: int) -> None:
                 continue
             pairs.append((remote, record))
         gone = [
-            r.pk
-            for r in records
-            if r.state in SETTLED and r.backend_id and r.backend_id not in {x.id for x in remotes}
+            r.pk for r in records if r.state in SETTLED and r.backend_id and r.backend_id not in {x.id for x in remotes}
         ]
         ServerGroup.objects.filter(pk__in=gone).delete()
         _sync_servers(tenant, servers, pairs)
@@ -317,9 +304,7 @@ def resolve_stuck() -> int:
         State.DELETION_SCHEDULED: tasks.delete_server_group,
         State.DELETING: tasks.delete_server_group,
     }
-    stuck = list(
-        ServerGroup.objects.filter(state__in=TRANSITIONAL, modified__lt=cutoff).values_list("pk", "state")
-    )
+    stuck = list(ServerGroup.objects.filter(state__in=TRANSITIONAL, modified__lt=cutoff).values_list("pk", "state"))
     for pk, state in stuck:
         work[state].delay(pk)
     return len(stuck)

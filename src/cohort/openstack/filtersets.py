@@ -26,9 +26,7 @@ class StateListField(forms.Field):
                 continue
             state = parse_state(item)
             if state is None:
-                raise forms.ValidationError(
-                    f"Select a valid choice. {item} is not one of the available choices."
-                )
+                raise forms.ValidationError(f"Select a valid choice. {item} is not one of the available choices.")
             states.append(state)
         return states
 

@@ -68,9 +68,7 @@ class Instance(UuidModel, TimeStampedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "backend_id"], name="instance_backend_id_unique_per_tenant"
-            )
+            models.UniqueConstraint(fields=["tenant", "backend_id"], name="instance_backend_id_unique_per_tenant")
         ]
 
     def __str__(self) -> str:
@@ -94,7 +92,7 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel):
     project_path = "tenant__project"
 
     class Meta:
-        ordering = ["tenant__name", "name"]
+        ordering = ["tenant__name", "name", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "name"],

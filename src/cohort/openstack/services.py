@@ -65,9 +65,7 @@ def server_group_create(
         )
         _save_unique(group)
         _queue(tasks.create_server_group, group.pk)
-    logger.info(
-        "server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor
-    )
+    logger.info("server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor)
     return group
 
 

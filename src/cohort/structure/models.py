@@ -50,15 +50,11 @@ class CustomerRole(models.Model):
         OWNER = "owner", "Owner"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="roles")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_roles"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_roles")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.OWNER)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["customer", "user", "role"], name="customer_role_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["customer", "user", "role"], name="customer_role_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.customer}"
@@ -77,9 +73,7 @@ class ProjectRole(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "user", "role"], name="project_role_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "user", "role"], name="project_role_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.project}"

@@ -22,9 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--shared", action="store_true")
         parser.add_argument("--customer")
 
-    def handle(
-        self, name, auth_url, auth_type, credential, option, region, insecure, shared, customer, **opts
-    ):
+    def handle(self, name, auth_url, auth_type, credential, option, region, insecure, shared, customer, **opts):
         settings, _ = ServiceSettings.objects.update_or_create(
             name=name,
             defaults={

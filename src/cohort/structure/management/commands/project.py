@@ -13,7 +13,5 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
 
     def handle(self, customer, name, description, **options):
-        project = Project.objects.create(
-            customer=find(Customer, customer), name=name, description=description
-        )
+        project = Project.objects.create(customer=find(Customer, customer), name=name, description=description)
         self.stdout.write(project.uuid.hex)
