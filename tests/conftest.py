@@ -15,6 +15,18 @@ from cohort.cloud.memory import MemoryCloud
 MEMORY_URL = "memory://test"
 
 
+@pytest.fixture(scope="session")
+def lab():
+    """A real Nova (the lab) in its own process on 127.0.0.1, once per session, stopped at the end."""
+    import cohort_lab
+
+    if not cohort_lab.nova_installed():
+        pytest.skip("the lab needs the `lab` extra: pip install -e '.[lab]'")
+    started = cohort_lab.start_lab()
+    yield started
+    started.stop()
+
+
 @pytest.fixture(autouse=True)
 def fresh_cloud():
     MemoryCloud.reset()
@@ -31,9 +43,7 @@ def make_user(username: str, *, staff: bool = False):
 def make_tenant(name: str, project, cloud, backend_id: str | None = None):
     from cohort.openstack.models import Tenant
 
-    return Tenant.objects.create(
-        name=name, project=project, service_settings=cloud, backend_id=backend_id or name
-    )
+    return Tenant.objects.create(name=name, project=project, service_settings=cloud, backend_id=backend_id or name)
 
 
 def make_group(tenant, name: str, **fields):

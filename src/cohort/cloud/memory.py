@@ -1,11 +1,14 @@
 """An in-memory Nova for fast unit tests, and the reference for what a driver must do.
 
 It keeps Nova's observable semantics for server groups: the four policies, rules only with
-anti-affinity, a per-project quota (403), duplicate names allowed, 404 for a missing or foreign
-group, deletion that leaves the servers in place, and membership decided at boot by a tiny scheduler
-that honours the policy over a fixed set of hosts (a server that fits nowhere goes to ERROR and stays
-a member, as in Nova). State lives in the process, shared by every driver that names the same
-`auth_url` and project, so tests can look behind Cohort's back through `MemoryCloud.project(...)`.
+anti-affinity, a per-project quota (403; -1 is unlimited), duplicate names allowed, 404 for a missing
+or foreign group, deletion that leaves the servers in place, and membership decided at boot by a tiny
+scheduler that honours the policy over a fixed set of hosts (a server that fits nowhere goes to ERROR
+and stays a member, as in Nova). Checks run in Nova's order (request schema, then quota, then the
+rules-only-with-anti-affinity check) and fail with Nova 34's own messages; the driver contract tests
+in `tests/cloud/` run the same cases here and against a real Nova, so the two cannot drift. State
+lives in the process, shared by every driver that names the same `auth_url` and project, so tests can
+look behind Cohort's back through `MemoryCloud.project(...)`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from cohort.cloud.base import (
 )
 
 DEFAULT_QUOTA = 10
+UNLIMITED = -1
 DEFAULT_HOSTS = ("host1", "host2", "host3")
+NAME_MAX_LENGTH = 255
 
 
 @dataclass
@@ -68,7 +73,7 @@ class MemoryProject:
         """Boot a server as a tenant user would, with the `group` scheduler hint."""
         group = self.groups.get(group_id) if group_id else None
         if group_id and group is None:
-            raise BadRequest(f"Invalid server group {group_id}.")
+            raise BadRequest(_not_found_message(group_id))
         host = self._schedule(group)
         server = _Server(str(uuid.uuid4()), name, "ACTIVE" if host else "ERROR", host)
         self.servers[server.id] = server
@@ -98,7 +103,8 @@ class MemoryProject:
         return used[0] if used else self.hosts[0]  # soft-affinity
 
     def _group(self, group: _Group) -> RemoteServerGroup:
-        return RemoteServerGroup(group.id, group.name, group.policy, dict(group.rules), tuple(group.members))
+        members = tuple(sorted(group.members))  # sorted, as the OpenStack driver reports them
+        return RemoteServerGroup(group.id, group.name, group.policy, dict(group.rules), members)
 
     def _server(self, server: _Server) -> RemoteServer:
         return RemoteServer(server.id, server.name, server.status, self.host_id(server.host))
@@ -141,12 +147,11 @@ class MemoryDriver:
     ) -> RemoteServerGroup:
         with MemoryCloud._lock:
             self._enter("create_server_group")
-            if policy not in POLICIES:
-                raise BadRequest(f"Invalid input for field/attribute policy. Value: {policy}.")
+            _validate_request(name, policy, rules or {})
+            if self.cloud.quota != UNLIMITED and len(self.cloud.groups) >= self.cloud.quota:
+                raise Forbidden("Quota exceeded, too many server groups.")
             if rules and policy != "anti-affinity":
                 raise BadRequest("Only anti-affinity policy supports rules.")
-            if len(self.cloud.groups) >= self.cloud.quota:
-                raise Forbidden("Quota exceeded, too many server groups.")
             group = _Group(str(uuid.uuid4()), name, policy, dict(rules or {}))
             self.cloud.groups[group.id] = group
             return self.cloud._group(group)
@@ -156,7 +161,7 @@ class MemoryDriver:
             self._enter("get_server_group")
             group = self.cloud.groups.get(group_id)
             if group is None:
-                raise NotFound(f"Server group {group_id} could not be found.")
+                raise NotFound(_not_found_message(group_id))
             return self.cloud._group(group)
 
     def list_server_groups(self) -> list[RemoteServerGroup]:
@@ -168,9 +173,47 @@ class MemoryDriver:
         with MemoryCloud._lock:
             self._enter("delete_server_group")
             if self.cloud.groups.pop(group_id, None) is None:
-                raise NotFound(f"Server group {group_id} could not be found.")
+                raise NotFound(_not_found_message(group_id))
 
     def list_servers(self) -> list[RemoteServer]:
         with MemoryCloud._lock:
             self._enter("list_servers")
             return [self.cloud._server(server) for server in self.cloud.servers.values()]
+
+
+def _not_found_message(group_id: str) -> str:
+    return f"Instance group {group_id} could not be found."
+
+
+def _validate_request(name: str, policy: str, rules: Mapping[str, int]) -> None:
+    """Nova's request schema for a 2.64 create, with its messages."""
+    if not name:
+        raise BadRequest(f"Invalid input for field/attribute name. Value: {name}. '{name}' should be non-empty")
+    if len(name) > NAME_MAX_LENGTH:
+        raise BadRequest(f"Invalid input for field/attribute name. Value: {name}. '{name}' is too long")
+    if name != name.strip() or not name.isprintable():
+        raise BadRequest(
+            "An invalid 'name' value was provided. The name must be: printable characters. "
+            "Can not start or end with whitespace."
+        )
+    if policy not in POLICIES:
+        raise BadRequest(
+            f"Invalid input for field/attribute policy. Value: {policy}. '{policy}' is not one of "
+            "['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']"
+        )
+    unexpected = sorted(set(rules) - {"max_server_per_host"})
+    if unexpected:
+        listed = ", ".join(repr(key) for key in unexpected)
+        verb = "was" if len(unexpected) == 1 else "were"
+        raise BadRequest(
+            f"Invalid input for field/attribute rules. Value: {dict(rules)}. "
+            f"Additional properties are not allowed ({listed} {verb} unexpected)"
+        )
+    limit = rules.get("max_server_per_host", 1)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise BadRequest(f"Invalid input for field/attribute max_server_per_host. Value: {limit}.")
+    if limit < 1:
+        raise BadRequest(
+            f"Invalid input for field/attribute max_server_per_host. Value: {limit}. "
+            f"{limit} is less than the minimum of 1"
+        )

@@ -1,0 +1,236 @@
+"""The `CloudDriver` for a real OpenStack cloud, through openstacksdk and keystoneauth.
+
+openstacksdk supplies what is hard to get right: the keystoneauth plugins (Keystone v3 password and
+application credentials, or a bare token + endpoint for the lab), the session with TLS verification,
+service-catalog lookup and version discovery. The five calls themselves go through the SDK's compute
+proxy as plain JSON requests rather than through its resource classes, for three reasons: Nova's
+server-group list has no marker paging, which the SDK's resource listing assumes; the microversion
+must be chosen once, deliberately, per driver (2.64 for `policy` + `rules`, the older `policies` shape
+on an older cloud, and never a silent fallback when discovery fails); and no SDK object or exception
+may leave the driver, so every response is read here into the dataclasses of `base.py` and every
+failure is turned into a `CloudError` that carries Nova's own message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import openstack.config
+import openstack.connection
+import openstack.exceptions
+from keystoneauth1 import discover
+from keystoneauth1 import exceptions as ks_exceptions
+
+from cohort.cloud.base import (
+    BadRequest,
+    CloudAccess,
+    CloudError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RemoteServer,
+    RemoteServerGroup,
+    Unreachable,
+)
+
+POLICY_AND_RULES_MICROVERSION = (2, 64)
+PAGE_SIZE = 1000  # Nova's default [api] max_limit; a cloud may cap pages lower, which paging tolerates
+DEFAULT_TIMEOUT = 30.0  # seconds; a hung cloud must not hold a worker forever
+APPLICATION_CREDENTIAL_AUTH_TYPES = ("v3applicationcredential", "applicationcredential")
+
+ERRORS_BY_STATUS: dict[int, type[CloudError]] = {
+    400: BadRequest,
+    401: Forbidden,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    502: Unreachable,
+    503: Unreachable,
+    504: Unreachable,
+}
+
+
+class OpenStackDriver:
+    """One tenant of an OpenStack cloud: one authenticated connection, one negotiated microversion."""
+
+    #: The newest compute microversion this driver speaks; it uses the cloud's newest up to this one.
+    wanted_microversion = "2.64"
+    #: Items asked for per page of a listing.
+    page_size = PAGE_SIZE
+
+    def __init__(self, access: CloudAccess) -> None:
+        self._access = access
+        with translated_errors():
+            self._connection = connect(access)
+        self._microversion: str | None = None
+
+    def create_server_group(
+        self, *, name: str, policy: str, rules: Mapping[str, int] | None = None
+    ) -> RemoteServerGroup:
+        microversion = self._negotiated_microversion()
+        body = _server_group_body(microversion, name, policy, rules)
+        reply = self._request("POST", "/os-server-groups", json={"server_group": body})
+        return _server_group(reply["server_group"])
+
+    def get_server_group(self, group_id: str) -> RemoteServerGroup:
+        reply = self._request("GET", f"/os-server-groups/{group_id}")
+        return _server_group(reply["server_group"])
+
+    def list_server_groups(self) -> list[RemoteServerGroup]:
+        # Nova pages this list by limit/offset only, and may cap a page below the limit asked for
+        # ([api] max_limit), so a short page proves nothing: read until an empty page. A group
+        # deleted meanwhile can shift another past a page boundary; the next pull sees it.
+        groups: dict[str, RemoteServerGroup] = {}
+        offset = 0
+        while True:
+            params = {"limit": self.page_size, "offset": offset}
+            page = self._request("GET", "/os-server-groups", params=params)["server_groups"]
+            if not page:
+                return list(groups.values())
+            offset += len(page)
+            for item in page:
+                group = _server_group(item)
+                groups.setdefault(group.id, group)
+
+    def delete_server_group(self, group_id: str) -> None:
+        self._request("DELETE", f"/os-server-groups/{group_id}")
+
+    def list_servers(self) -> list[RemoteServer]:
+        servers: list[RemoteServer] = []
+        params: dict[str, Any] = {"limit": self.page_size}
+        while True:
+            reply = self._request("GET", "/servers/detail", params=params)
+            servers.extend(_server(item) for item in reply["servers"])
+            if not reply["servers"] or not _has_next_link(reply.get("servers_links", ())):
+                return servers
+            params = {"limit": self.page_size, "marker": servers[-1].id}
+
+    def _negotiated_microversion(self) -> str:
+        if self._microversion is None:
+            with translated_errors():
+                endpoint_data = self._connection.compute.get_endpoint_data()
+            self._microversion = _choose_microversion(endpoint_data, self.wanted_microversion, self._access.auth_url)
+        return self._microversion
+
+    def _request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: object = None
+    ) -> dict[str, Any]:
+        microversion = self._negotiated_microversion()
+        with translated_errors():
+            response = self._connection.compute.request(
+                path, method, params=params, json=json, microversion=microversion, raise_exc=False
+            )
+        if response.status_code >= 400:
+            raise _error_for(response.status_code, _nova_message(response))
+        try:
+            return response.json() if response.content else {}
+        except ValueError:
+            raise CloudError(f"The cloud answered {method} {path} with something other than JSON.") from None
+
+
+def connect(access: CloudAccess) -> openstack.connection.Connection:
+    """An openstacksdk connection (not yet authenticated: that happens on first use) for `access`."""
+    options = dict(access.options)
+    region = openstack.config.get_cloud_region(
+        load_yaml_config=False,  # the access record is the whole truth: no clouds.yaml, no OS_* vars
+        load_envvars=False,
+        app_name="cohort",
+        auth_type=access.auth_type,
+        auth=_auth(access),
+        region_name=access.region or None,
+        verify=access.verify_tls,
+        cacert=options.pop("cacert", None),
+        interface=options.pop("interface", "public"),
+        api_timeout=options.pop("timeout", DEFAULT_TIMEOUT),
+        **options,
+    )
+    return openstack.connection.Connection(config=region)
+
+
+def _auth(access: CloudAccess) -> dict[str, str]:
+    credentials = dict(access.credentials)
+    if access.auth_type == "admin_token":
+        if "token" not in credentials:
+            raise BadRequest("auth_type admin_token needs credentials['token'].")
+        return {"endpoint": access.auth_url, "token": credentials["token"]}
+    if access.auth_type in APPLICATION_CREDENTIAL_AUTH_TYPES:
+        return {"auth_url": access.auth_url, **credentials}  # the credential is bound to its project
+    return {"auth_url": access.auth_url, "project_id": access.project_id, **credentials}
+
+
+def _choose_microversion(endpoint_data: Any, wanted: str, auth_url: str) -> str:
+    """`wanted` (2.64) when the cloud has it, else the cloud's newest (the old `policies` shape)."""
+    if endpoint_data is None or not endpoint_data.max_microversion:
+        # keystoneauth swallows a failed discovery; guessing "no microversions" would silently
+        # downgrade every call to the oldest shape, so this is a failure to reach the cloud.
+        raise Unreachable(f"The compute endpoint for {auth_url} did not report its API microversions.")
+    newest = discover.normalize_version_number(endpoint_data.max_microversion)
+    oldest = discover.normalize_version_number(endpoint_data.min_microversion or "2.1")
+    chosen = max(min(discover.normalize_version_number(wanted), newest), oldest)
+    return discover.version_to_string(chosen)
+
+
+def _supports_policy_and_rules(microversion: str) -> bool:
+    return discover.normalize_version_number(microversion) >= POLICY_AND_RULES_MICROVERSION
+
+
+def _server_group_body(microversion: str, name: str, policy: str, rules: Mapping[str, int] | None) -> dict[str, Any]:
+    if _supports_policy_and_rules(microversion):
+        return {"name": name, "policy": policy, "rules": dict(rules or {})}
+    if rules:
+        raise BadRequest(f"This cloud's compute API stops at microversion {microversion}; rules need 2.64 or newer.")
+    return {"name": name, "policies": [policy]}
+
+
+def _server_group(item: Mapping[str, Any]) -> RemoteServerGroup:
+    policy = item.get("policy") or (item.get("policies") or [""])[0]
+    rules = {key: int(value) for key, value in (item.get("rules") or {}).items()}
+    members = tuple(sorted(item.get("members") or ()))  # Nova's order varies from call to call
+    return RemoteServerGroup(item["id"], item.get("name") or "", policy, rules, members)
+
+
+def _server(item: Mapping[str, Any]) -> RemoteServer:
+    return RemoteServer(item["id"], item.get("name") or "", item.get("status") or "", item.get("hostId") or "")
+
+
+def _has_next_link(links: Any) -> bool:
+    return any(link.get("rel") == "next" for link in links)
+
+
+def _nova_message(response: Any) -> str:
+    """Nova's words from `{"badRequest": {"code": 400, "message": "..."}}`, else the raw reply."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and len(body) == 1:
+        (detail,) = body.values()
+        if isinstance(detail, dict) and detail.get("message"):
+            return str(detail["message"])
+    text = (response.text or "").strip()
+    return text[:500] or f"HTTP {response.status_code} {response.reason or ''}".strip()
+
+
+def _error_for(status: int, message: str) -> CloudError:
+    return ERRORS_BY_STATUS.get(status, CloudError)(message)
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn keystoneauth and openstacksdk failures into `CloudError`s; nothing of theirs escapes."""
+    try:
+        yield
+    except CloudError:
+        raise
+    except ks_exceptions.HttpError as exc:  # e.g. Keystone refused the credentials while authenticating
+        raise _error_for(exc.http_status or 0, exc.message or str(exc)) from None
+    except (ks_exceptions.ConnectionError, ks_exceptions.RequestTimeout) as exc:
+        raise Unreachable(f"The cloud did not answer: {exc}") from None
+    except (ks_exceptions.DiscoveryFailure, ks_exceptions.CatalogException) as exc:
+        raise Unreachable(f"The cloud's endpoints could not be found: {exc}") from None
+    except openstack.exceptions.HttpException as exc:
+        raise _error_for(exc.status_code or 0, exc.details or str(exc)) from None
+    except (ks_exceptions.ClientException, openstack.exceptions.SDKException) as exc:
+        raise CloudError(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,119 @@
+"""Starting and stopping the lab as a separate process, for tests and for `cohort lab`.
+
+The lab runs in its own interpreter (`python -m cohort_lab`): Nova's harness patches modules and
+global configuration process-wide, which must not leak into the caller. `start_lab` waits for the
+ready file the lab writes once it serves requests, and fails with the tail of the lab's log when it
+dies or takes too long. `Lab.stop` sends SIGTERM, waits, and kills only if it must; the lab also stops
+by itself when the process that started it is gone, so nothing outlives a crashed test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+READY_FILE = "lab.json"
+PROCESS_LOG = "lab.log"
+
+
+class LabError(RuntimeError):
+    """The lab could not be started."""
+
+
+@dataclass
+class Lab:
+    """A running lab: its compute endpoint and how to stop it."""
+
+    endpoint: str
+    image_id: str
+    flavor_id: str
+    hosts: tuple[str, ...]
+    state_dir: Path
+    process: subprocess.Popen
+    _log: IO[bytes]
+    _owns_state_dir: bool = False
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the lab (SIGTERM, then SIGKILL after `timeout` seconds); safe to call twice."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        if self._owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_lab(state_dir: str | Path | None = None, *, port: int = 0, hosts: int = 3, timeout: float = 90.0) -> Lab:
+    """Start the lab on 127.0.0.1 and return once it serves requests (port 0: any free port).
+
+    Without `state_dir` a temporary one is made and removed again by `Lab.stop`.
+    """
+    owns_state_dir = state_dir is None
+    path = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="cohort-lab-"))
+    path.mkdir(parents=True, exist_ok=True)
+    (path / READY_FILE).unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "cohort_lab",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(path),
+        "--hosts",
+        str(hosts),
+        "--parent-pid",
+        str(os.getpid()),
+    ]
+    log = open(path / PROCESS_LOG, "ab")  # noqa: SIM115 - closed by Lab.stop
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    lab = Lab("", "", "", (), path, process, log, owns_state_dir)
+    try:
+        info = _wait_until_ready(process, path, timeout)
+    except BaseException:
+        lab.stop()
+        raise
+    lab.endpoint, lab.image_id, lab.flavor_id = info["endpoint"], info["image_id"], info["flavor_id"]
+    lab.hosts = tuple(info["hosts"])
+    return lab
+
+
+def _wait_until_ready(process: subprocess.Popen, state_dir: Path, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    ready = state_dir / READY_FILE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LabError(f"The lab exited with code {process.returncode}:\n{_log_tail(state_dir)}")
+        if ready.exists():
+            info = json.loads(ready.read_text())
+            if info.get("pid") == process.pid:
+                return info
+        time.sleep(0.05)
+    raise LabError(f"The lab was not ready after {timeout} s:\n{_log_tail(state_dir)}")
+
+
+def _log_tail(state_dir: Path, lines: int = 30) -> str:
+    try:
+        text = (state_dir / PROCESS_LOG).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])

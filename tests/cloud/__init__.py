@@ -1,0 +1,1 @@
+"""Driver contract tests: the same cases on the in-memory Nova and on the lab's real Nova."""

@@ -1,0 +1,88 @@
+"""What only the OpenStack driver does, checked against the lab's real Nova.
+
+The contract tests cover behaviour both drivers share; these cover the OpenStack side of the
+boundary: the older `policies` shape on a cloud without microversion 2.64, paging on both listings,
+and failures that never reach Nova (a dead endpoint, a refused token) arriving as `CloudError`s.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import cohort_lab
+from cohort.cloud.base import BadRequest, CloudAccess, Forbidden, Unreachable
+from cohort.cloud.openstack import OpenStackDriver
+
+
+class PreRulesNovaDriver(OpenStackDriver):
+    """The driver as it behaves on a cloud whose newest compute microversion is 2.60."""
+
+    wanted_microversion = "2.60"
+
+
+class SmallPagesDriver(OpenStackDriver):
+    """The driver reading listings two items at a time, so paging is exercised on a few items."""
+
+    page_size = 2
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_negotiates_2_64(lab: cohort_lab.Lab) -> None:
+    driver = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, "negotiation"))
+
+    group = driver.create_server_group(name="db", policy="anti-affinity", rules={"max_server_per_host": 3})
+
+    assert driver._negotiated_microversion() == "2.64"
+    assert (group.policy, dict(group.rules)) == ("anti-affinity", {"max_server_per_host": 3})
+
+
+def test_older_cloud_gets_the_policies_shape(lab: cohort_lab.Lab) -> None:
+    old = PreRulesNovaDriver(cohort_lab.lab_access(lab.endpoint, "old-shape"))
+    current = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, "old-shape"))
+
+    group = old.create_server_group(name="web", policy="soft-anti-affinity")
+
+    assert (group.policy, dict(group.rules)) == ("soft-anti-affinity", {})
+    assert old.get_server_group(group.id) == group
+    assert current.get_server_group(group.id).policy == "soft-anti-affinity"
+    with pytest.raises(BadRequest, match="rules need 2.64"):
+        old.create_server_group(name="db", policy="anti-affinity", rules={"max_server_per_host": 2})
+
+
+def test_listings_read_every_page(lab: cohort_lab.Lab) -> None:
+    project = "small-pages"
+    driver = SmallPagesDriver(cohort_lab.lab_access(lab.endpoint, project))
+    groups = [driver.create_server_group(name=f"g{n}", policy="affinity") for n in range(5)]
+    servers = [cohort_lab.boot_server(lab.endpoint, project, f"s{n}") for n in range(3)]
+
+    assert sorted(g.id for g in driver.list_server_groups()) == sorted(g.id for g in groups)
+    assert sorted(s.id for s in driver.list_servers()) == sorted(s.id for s in servers)
+
+
+def test_dead_endpoint_is_unreachable() -> None:
+    access = CloudAccess(
+        auth_url=f"http://127.0.0.1:{_free_port()}/v2.1",
+        project_id="nobody",
+        auth_type="admin_token",
+        credentials={"token": "demo:nobody"},
+        options={"timeout": 5},
+    )
+
+    with pytest.raises(Unreachable):
+        OpenStackDriver(access).list_server_groups()
+
+
+def test_refused_token_is_forbidden(lab: cohort_lab.Lab) -> None:
+    access = CloudAccess(
+        auth_url=lab.endpoint, project_id="p", auth_type="admin_token", credentials={"token": "no-project"}
+    )
+
+    with pytest.raises(Forbidden, match="user:project"):
+        OpenStackDriver(access).list_server_groups()
