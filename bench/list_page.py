@@ -157,9 +157,8 @@ if shutil.which("wrk"):
     http_floor = http_rate("floor_app:application", 18731, env)
     http_cohort = http_rate("cohort.wsgi:application", 18732, env)
     print(f"HTTP floor  (gunicorn + SQL + json.dumps): {http_floor:8.0f} pages/s")
-    print(
-        f"HTTP cohort (gunicorn + whole request):    {http_cohort:8.0f} pages/s = {http_cohort / http_floor:.0%} of the floor"
-    )
+    ratio = http_cohort / http_floor
+    print(f"HTTP cohort (gunicorn + whole request):    {http_cohort:8.0f} pages/s = {ratio:.0%} of the floor")
 else:
     print("wrk not found: skipping the HTTP measurement (apt-get install wrk)")
 

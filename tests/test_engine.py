@@ -17,9 +17,7 @@ URL = "/api/openstack-server-groups/"
 
 def create(api, user, tenant, capture, **body):
     with capture(execute=True):
-        response = api(user).post(
-            f"/api/openstack-tenants/{tenant.uuid.hex}/create_server_group/", body, format="json"
-        )
+        response = api(user).post(f"/api/openstack-tenants/{tenant.uuid.hex}/create_server_group/", body, format="json")
     assert response.status_code == 201, response.content
     return ServerGroup.objects.filter(uuid=response.json()["uuid"]).first(), response.json()
 
@@ -41,9 +39,7 @@ def test_create_answers_scheduled_and_a_worker_reaches_ok(world, api, django_cap
 
 
 def test_cloud_failure_leaves_erred_with_the_clouds_message(world, api, django_capture_on_commit_callbacks):
-    memory_project(world.tenant).failures["create_server_group"] = Forbidden(
-        "Quota exceeded, too many server groups."
-    )
+    memory_project(world.tenant).failures["create_server_group"] = Forbidden("Quota exceeded, too many server groups.")
     group, _ = create(api, world.users.owner, world.tenant, django_capture_on_commit_callbacks, name="x")
     assert group.state == State.ERRED
     assert group.error_message == "Quota exceeded, too many server groups."
@@ -105,9 +101,7 @@ def test_unlinked_while_creating_leaves_no_orphan(world, monkeypatch):
     assert memory_project(world.tenant).groups == {}
 
 
-def test_delete_goes_through_deleting_and_removes_record_and_nova_group(
-    world, api, django_capture_on_commit_callbacks
-):
+def test_delete_goes_through_deleting_and_removes_record_and_nova_group(world, api, django_capture_on_commit_callbacks):
     group, _ = create(api, world.users.admin, world.tenant, django_capture_on_commit_callbacks, name="d")
     with django_capture_on_commit_callbacks(execute=True):
         response = api(world.users.admin).delete(f"{URL}{group.uuid.hex}/")
@@ -198,24 +192,18 @@ def test_pull_of_group_gone_from_nova_marks_it_erred(world):
     assert "gone" in group.error_message
 
 
-def test_tenant_pull_imports_updates_removes_and_skips_transitional(
-    world, api, django_capture_on_commit_callbacks
-):
+def test_tenant_pull_imports_updates_removes_and_skips_transitional(world, api, django_capture_on_commit_callbacks):
     from cohort.cloud.memory import MemoryDriver
 
     driver = MemoryDriver(world.tenant.cloud_access())
     outside = driver.create_server_group(name="made-outside", policy="soft-affinity")
     recovering = driver.create_server_group(name="recovering", policy="affinity")
     member = memory_project(world.tenant).boot_server("outside-vm", outside.id)
-    erred = make_group(
-        world.tenant, "recovering", state=State.ERRED, backend_id=recovering.id, error_message="x"
-    )
+    erred = make_group(world.tenant, "recovering", state=State.ERRED, backend_id=recovering.id, error_message="x")
     stale = make_group(world.tenant, "stale", backend_id="deleted-behind-our-back")
     busy = make_group(world.tenant, "busy", state=State.DELETING, backend_id="also-gone")
     with django_capture_on_commit_callbacks(execute=True):
-        response = api(world.users.owner).post(
-            f"/api/openstack-tenants/{world.tenant.uuid.hex}/pull_server_groups/"
-        )
+        response = api(world.users.owner).post(f"/api/openstack-tenants/{world.tenant.uuid.hex}/pull_server_groups/")
     assert response.status_code == 202 and "status" in response.json()
     imported = ServerGroup.objects.get(backend_id=outside.id)
     assert (imported.name, imported.policy, imported.state) == ("made-outside", "soft-affinity", State.OK)
@@ -226,7 +214,7 @@ def test_tenant_pull_imports_updates_removes_and_skips_transitional(
     assert ServerGroup.objects.filter(pk=busy.pk, state=State.DELETING).exists()
     calls = memory_project(world.tenant).calls
     assert calls.count("list_server_groups") == 1 and calls.count("list_servers") == 1
-    assert "get_server_group" not in calls
+    assert calls.count("get_server_group") == 1  # only to confirm that the stale group is gone
 
 
 def test_tenant_pull_imports_a_duplicate_nova_name_without_breaking_uniqueness(world):
@@ -240,17 +228,37 @@ def test_tenant_pull_imports_a_duplicate_nova_name_without_breaking_uniqueness(w
     assert len(names) == 2 and names[0] == "twin" and names[1].startswith("twin (")
 
 
-def test_stuck_records_are_run_again(world, settings):
+def make_stuck(tenant, name, state, **fields):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    settings.STUCK_AFTER_SECONDS = 60
-    group = make_group(world.tenant, "stuck", state=State.CREATING)
-    ServerGroup.objects.filter(pk=group.pk).update(modified=timezone.now() - timedelta(minutes=5))
-    assert backend.resolve_stuck() == 1
-    group.refresh_from_db()
-    assert group.state == State.OK and group.backend_id
+    group = make_group(tenant, name, state=state, **fields)
+    ServerGroup.objects.filter(pk=group.pk).update(modified=timezone.now() - timedelta(hours=1))
+    return group
+
+
+def test_stuck_records_are_resolved_against_nova(world):
+    from cohort.cloud.memory import MemoryDriver
+
+    made = MemoryDriver(world.tenant.cloud_access()).create_server_group(name="made", policy="affinity")
+    never_sent = make_stuck(world.tenant, "never-sent", State.CREATION_SCHEDULED)
+    adopted = make_stuck(world.tenant, "made", State.CREATING)
+    lost = make_stuck(world.tenant, "lost", State.CREATING)
+    leaving = make_stuck(world.tenant, "leaving", State.DELETING, backend_id="already-gone")
+    fresh = make_group(world.tenant, "fresh", state=State.CREATING)  # within the timeout: left alone
+
+    assert backend.resolve_stuck() == 4
+    never_sent.refresh_from_db()
+    assert never_sent.state == State.OK and never_sent.backend_id  # the create simply ran
+    adopted.refresh_from_db()
+    assert (adopted.state, adopted.backend_id) == (State.OK, made.id)
+    lost.refresh_from_db()
+    assert lost.state == State.ERRED and "interrupted" in lost.error_message
+    assert not ServerGroup.objects.filter(pk=leaving.pk).exists()
+    fresh.refresh_from_db()
+    assert fresh.state == State.CREATING
+    assert backend.resolve_stuck() == 0  # nothing queued twice
 
 
 @pytest.mark.parametrize("target", ["set_ok", "set_erred"])

@@ -137,7 +137,7 @@ TOKEN_LIFETIME_SECONDS = int(env("COHORT_TOKEN_LIFETIME", "3600"))
 TOKEN_RENEW_INTERVAL_SECONDS = min(60, TOKEN_LIFETIME_SECONDS // 10)
 
 # The cloud driver, by dotted path.
-CLOUD_DRIVER = env("COHORT_CLOUD_DRIVER", "cohort.cloud.memory.MemoryDriver")
+CLOUD_DRIVER = env("COHORT_CLOUD_DRIVER", "cohort.cloud.openstack.OpenStackDriver")
 # A record in a transitional state for longer than this is resolved against the cloud.
 STUCK_AFTER_SECONDS = int(env("COHORT_STUCK_AFTER", "900"))
 RECONCILE_INTERVAL_SECONDS = int(env("COHORT_RECONCILE_INTERVAL", "600"))

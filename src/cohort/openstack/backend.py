@@ -238,7 +238,8 @@ def _sync_servers(
 
 def pull_tenant(tenant_id: int) -> None:
     """Reconcile a tenant: import groups Nova has and Cohort lacks, refresh settled ones, drop settled
-    records whose group is gone, and leave records in transition alone. Two cloud calls in all."""
+    records whose group is gone, and leave records in transition alone. One paged listing of groups and
+    one of servers, plus a GET to confirm each group that seems gone before its record is dropped."""
     tenant = Tenant.objects.select_related("service_settings").filter(pk=tenant_id, state=State.OK).first()
     if tenant is None or not tenant.backend_id:
         return
@@ -246,6 +247,7 @@ def pull_tenant(tenant_id: int) -> None:
     try:
         remotes = driver.list_server_groups()
         servers = driver.list_servers()
+        gone = _confirm_gone(driver, tenant, remotes)
     except CloudError as error:
         logger.warning("tenant %s: pull failed: %s", tenant, error.message)
         Tenant.objects.filter(pk=tenant.pk).update(error_message=error.message)
@@ -267,13 +269,30 @@ def pull_tenant(tenant_id: int) -> None:
             else:
                 continue
             pairs.append((remote, record))
-        gone = [
-            r.pk for r in records if r.state in SETTLED and r.backend_id and r.backend_id not in {x.id for x in remotes}
-        ]
-        ServerGroup.objects.filter(pk__in=gone).delete()
+        stale = [r.pk for r in records if r.state in SETTLED and r.backend_id in gone]
+        ServerGroup.objects.filter(pk__in=stale).delete()
         _sync_servers(tenant, servers, pairs)
         Tenant.objects.filter(pk=tenant.pk).update(error_message="")
-    logger.info("tenant %s pulled: %d groups in Nova, %d records removed", tenant, len(remotes), len(gone))
+    logger.info("tenant %s pulled: %d groups in Nova, %d records removed", tenant, len(remotes), len(stale))
+
+
+def _confirm_gone(driver: CloudDriver, tenant: Tenant, remotes: list[RemoteServerGroup]) -> set[str]:
+    """The backend ids of settled groups that Nova's listing lacks and a GET confirms are gone; a group
+    the GET finds after all (a listing can miss one deleted-and-shifted across a page boundary) is
+    added to `remotes`."""
+    listed = {remote.id for remote in remotes}
+    linked = (
+        ServerGroup.objects.filter(tenant=tenant, state__in=SETTLED)
+        .exclude(backend_id="")
+        .values_list("backend_id", flat=True)
+    )
+    gone = set()
+    for backend_id in set(linked) - listed:
+        try:
+            remotes.append(driver.get_server_group(backend_id))
+        except NotFound:
+            gone.add(backend_id)
+    return gone
 
 
 def _import(tenant: Tenant, remote: RemoteServerGroup, names: set[str]) -> ServerGroup:
@@ -290,21 +309,44 @@ def _import(tenant: Tenant, remote: RemoteServerGroup, names: set[str]) -> Serve
     )
 
 
+@records_failure
+def recover_creation(group_id: int) -> None:
+    """A create that stayed in CREATING too long (its worker died mid-call): adopt the group if Nova
+    made it, else record that it did not."""
+    group = _load(group_id, {State.CREATING})
+    if group is None:
+        return
+    driver = cloud_for(group.tenant)
+    try:
+        remote = _adopt(driver, group, group.policy)
+    except CloudError as error:
+        _fail(group, error.message)
+        return
+    if remote is None:
+        _fail(group, f"Creation was interrupted and OpenStack has no group {group.name!r}; delete this record.")
+        return
+    _record_created(group, driver, remote, State.CREATING)
+
+
 def resolve_stuck() -> int:
-    """Run again the work of every record left in transition longer than `STUCK_AFTER_SECONDS`, as a
-    dead worker would have: each step is idempotent and adopts what Nova already has."""
+    """Resolve every record left in transition longer than `STUCK_AFTER_SECONDS` against the cloud, as
+    its dead worker would have: queue its step again (each is idempotent), or, for an interrupted
+    create, adopt the Nova group or record that there is none. Returns how many were queued."""
     from cohort.openstack import tasks
 
-    cutoff = timezone.now() - timedelta(seconds=settings.STUCK_AFTER_SECONDS)
     work = {
         State.CREATION_SCHEDULED: tasks.create_server_group,
-        State.CREATING: tasks.create_server_group,
+        State.CREATING: tasks.recover_creation,
         State.UPDATE_SCHEDULED: tasks.replace_server_group,
         State.UPDATING: tasks.replace_server_group,
         State.DELETION_SCHEDULED: tasks.delete_server_group,
         State.DELETING: tasks.delete_server_group,
     }
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.STUCK_AFTER_SECONDS)
     stuck = list(ServerGroup.objects.filter(state__in=TRANSITIONAL, modified__lt=cutoff).values_list("pk", "state"))
+    # Touch them, so the next round waits another timeout before queueing them again.
+    ServerGroup.objects.filter(pk__in=[pk for pk, _ in stuck]).update(modified=now)
     for pk, state in stuck:
         work[state].delay(pk)
     return len(stuck)

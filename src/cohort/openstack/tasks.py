@@ -27,6 +27,11 @@ def replace_server_group(group_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def recover_creation(group_id: int) -> None:
+    backend.recover_creation(group_id)
+
+
+@shared_task(acks_late=True)
 def pull_server_group(group_id: int) -> None:
     backend.pull(group_id)
 

@@ -1,0 +1,24 @@
+"""`cohort lab`: run the lab (a real Nova on 127.0.0.1) in the foreground, for trying a real cloud."""
+
+import os
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Run a real Nova on 127.0.0.1 until interrupted (needs the `lab` extra)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8774)
+        parser.add_argument("--hosts", type=int, default=3, help="fake compute hosts")
+
+    def handle(self, port, hosts, **options):
+        import cohort_lab
+
+        if not cohort_lab.nova_installed():
+            raise CommandError("the lab needs the `lab` extra: pip install -e '.[lab]'")
+        state = str(settings.HOME / "lab")
+        argv = [sys.executable, "-m", "cohort_lab", "--port", str(port), "--hosts", str(hosts), "--state-dir", state]
+        os.execv(sys.executable, argv)
