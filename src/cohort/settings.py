@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -109,7 +110,11 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env("COHORT_STATIC_ROOT") or str(HOME / "static")
+STATIC_ROOT = env("COHORT_STATIC_ROOT") or None  # only for an optional `cohort collectstatic`
+# The admin's and the API docs' assets are served by the app itself (WhiteNoise), straight from the
+# installed packages, so neither the embedded default nor a production web process needs a CDN or a
+# separate static file server.
+WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
