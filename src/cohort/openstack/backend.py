@@ -78,11 +78,11 @@ def _adopt(driver: CloudDriver, group: ServerGroup, policy: str, exclude: str = 
 
 
 def _record_created(group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State) -> None:
-    updated = ServerGroup.objects.filter(pk=group.pk, state=source).update(
-        state=State.OK, backend_id=remote.id, error_message="", error_traceback="", modified=timezone.now()
-    )
-    if updated:
+    try:
+        move(group, State.OK, sources={source}, backend_id=remote.id, error_message="", error_traceback="")
         return
+    except InvalidState:
+        pass
     if ServerGroup.objects.filter(pk=group.pk).update(backend_id=remote.id):
         return  # staff moved it meanwhile: keep their state, but never lose the link
     logger.warning("server group %s was unlinked while being created; deleting Nova group %s", group.pk, remote.id)
@@ -190,12 +190,10 @@ def _fail_if_settled(group: ServerGroup, message: str) -> None:
 
 
 def _apply(record: ServerGroup, remote: RemoteServerGroup) -> None:
-    """Take what Nova owns (policy, rules) onto a settled record, and mark it OK."""
-    record.policy = remote.policy
-    record.rules = dict(remote.rules)
-    record.state = State.OK
-    record.error_message = record.error_traceback = ""
-    record.save(update_fields=["policy", "rules", "state", "error_message", "error_traceback", "modified"])
+    """Take what Nova owns (policy, rules) onto a settled record, and mark it OK. The caller holds
+    the row's lock, so the record is still settled."""
+    fields = {"policy": remote.policy, "rules": dict(remote.rules), "error_message": "", "error_traceback": ""}
+    move(record, State.OK, sources=SETTLED, **fields)
 
 
 def _sync_servers(
