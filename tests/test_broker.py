@@ -14,7 +14,7 @@ import time
 import pytest
 from django.db import connection
 
-from cohort import celery_app
+from cohort.celery import app as celery_app
 from cohort.core.states import State
 from cohort.openstack.models import ServerGroup
 

@@ -1,5 +1,5 @@
-"""Cohort: a control plane for OpenStack server groups."""
+"""Cohort: a control plane for OpenStack server groups.
 
-from cohort.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app (`cohort.celery`) is loaded by `cohort.core`'s app config when Django starts, not here,
+so that `cohort.cloud` and `cohort_lab` can be imported without Django or Celery.
+"""
