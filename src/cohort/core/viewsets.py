@@ -58,7 +58,10 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     def require_manage(self, obj) -> None:
         rule = self.scope(manage=True)
-        if rule is not None and not type(obj)._default_manager.filter(rule, pk=obj.pk).exists():
+        objects = type(obj)._default_manager
+        if rule is not None and not objects.filter(rule, pk=obj.pk).exists():
+            if not objects.filter(pk=obj.pk).exists():
+                raise exceptions.NotFound()  # removed meanwhile by a concurrent request
             raise exceptions.PermissionDenied()
 
     def require_staff(self) -> None:
