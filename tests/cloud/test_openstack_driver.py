@@ -86,3 +86,29 @@ def test_refused_token_is_forbidden(lab: cohort_lab.Lab) -> None:
 
     with pytest.raises(Forbidden, match="user:project"):
         OpenStackDriver(access).list_server_groups()
+
+
+def test_real_clouds_get_keystone_v3_plugins_with_tls_verification_on() -> None:
+    """No network: the connection is built, not used (keystoneauth authenticates on first use)."""
+    from cohort.cloud.openstack import connect
+
+    password = CloudAccess(
+        auth_url="https://keystone.example.invalid/v3",
+        project_id="tenant-project",
+        credentials={"username": "cohort", "password": "secret", "user_domain_name": "Default"},
+    )
+    connection = connect(password)
+    assert connection.session.verify is True
+    assert type(connection.session.auth).__name__ == "Password"
+    assert connection.session.auth._project_id == "tenant-project"  # the token is scoped to the tenant
+
+    credential = CloudAccess(
+        auth_url="https://keystone.example.invalid/v3",
+        project_id="tenant-project",
+        auth_type="v3applicationcredential",
+        credentials={"application_credential_id": "id", "application_credential_secret": "s"},
+        verify_tls=False,
+    )
+    connection = connect(credential)
+    assert type(connection.session.auth).__name__ == "ApplicationCredential"
+    assert connection.session.verify is False  # only when the operator asks for it
