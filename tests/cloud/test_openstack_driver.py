@@ -112,3 +112,14 @@ def test_real_clouds_get_keystone_v3_plugins_with_tls_verification_on() -> None:
     connection = connect(credential)
     assert type(connection.session.auth).__name__ == "ApplicationCredential"
     assert connection.session.verify is False  # only when the operator asks for it
+
+
+def test_a_tenant_keeps_one_connection_across_drivers(lab: cohort_lab.Lab) -> None:
+    """A worker makes a driver per task; the tenant's login and version discovery are done once."""
+    access = cohort_lab.lab_access(lab.endpoint, "shared-session")
+    first, second = OpenStackDriver(access), OpenStackDriver(access)
+    assert first._connection is second._connection
+    first.list_server_groups()
+    assert second._session.microversions == {"2.64": "2.64"}  # negotiated by the first driver
+    other = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, "another-project"))
+    assert other._connection is not first._connection

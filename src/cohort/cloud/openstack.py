@@ -14,7 +14,11 @@ failure is turned into a `CloudError` that carries Nova's own message.
 from __future__ import annotations
 
 import contextlib
+import json
+import threading
+import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import openstack.config
@@ -38,6 +42,7 @@ from cohort.cloud.base import (
 POLICY_AND_RULES_MICROVERSION = (2, 64)
 PAGE_SIZE = 1000  # Nova's default [api] max_limit; a cloud may cap pages lower, which paging tolerates
 DEFAULT_TIMEOUT = 30.0  # seconds; a hung cloud must not hold a worker forever
+SESSION_SECONDS = 600.0  # how long a tenant's connection is reused
 APPLICATION_CREDENTIAL_AUTH_TYPES = ("v3applicationcredential", "applicationcredential")
 
 ERRORS_BY_STATUS: dict[int, type[CloudError]] = {
@@ -62,9 +67,8 @@ class OpenStackDriver:
 
     def __init__(self, access: CloudAccess) -> None:
         self._access = access
-        with translated_errors():
-            self._connection = connect(access)
-        self._microversion: str | None = None
+        self._session = _sessions.get(access)
+        self._connection = self._session.connection
 
     def create_server_group(
         self, *, name: str, policy: str, rules: Mapping[str, int] | None = None
@@ -108,11 +112,13 @@ class OpenStackDriver:
             params = {"limit": self.page_size, "marker": servers[-1].id}
 
     def _negotiated_microversion(self) -> str:
-        if self._microversion is None:
+        chosen = self._session.microversions.get(self.wanted_microversion)
+        if chosen is None:
             with translated_errors():
                 endpoint_data = self._connection.compute.get_endpoint_data()
-            self._microversion = _choose_microversion(endpoint_data, self.wanted_microversion, self._access.auth_url)
-        return self._microversion
+            chosen = _choose_microversion(endpoint_data, self.wanted_microversion, self._access.auth_url)
+            self._session.microversions[self.wanted_microversion] = chosen
+        return chosen
 
     def _request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: object = None
@@ -128,6 +134,50 @@ class OpenStackDriver:
             return response.json() if response.content else {}
         except ValueError:
             raise CloudError(f"The cloud answered {method} {path} with something other than JSON.") from None
+
+
+@dataclass
+class _Session:
+    connection: openstack.connection.Connection
+    expires: float
+    microversions: dict[str, str] = field(default_factory=dict)  # wanted -> negotiated
+
+
+class _Sessions:
+    """One authenticated connection per tenant and process, kept for `SESSION_SECONDS`.
+
+    A worker runs many tasks for the same tenant; keeping its connection spares each task a Keystone
+    login and a version discovery (keystoneauth renews the token itself when it nears expiry). The
+    key is everything in the access record, secrets included, so changed credentials make a new one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[str, _Session] = {}
+
+    def get(self, access: CloudAccess) -> _Session:
+        key = json.dumps(
+            [access.auth_url, access.project_id, access.auth_type, access.credentials, access.region,
+             access.verify_tls, access.options],
+            sort_keys=True,
+            default=str,
+        )  # fmt: skip
+        now = time.monotonic()
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None or session.expires < now:
+                with translated_errors():
+                    session = _Session(connect(access), now + SESSION_SECONDS)
+                self._sessions = {k: v for k, v in self._sessions.items() if v.expires >= now}
+                self._sessions[key] = session
+            return session
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+
+_sessions = _Sessions()
 
 
 def connect(access: CloudAccess) -> openstack.connection.Connection:
