@@ -6,99 +6,26 @@ kombu's filesystem transport, which also crosses processes), runs the cloud work
 in-memory Nova and writes the outcome to the test database, which the test then reads.
 """
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.db import connection
 
-from cohort.celery import app as celery_app
 from cohort.core.states import State
 from cohort.openstack.models import ServerGroup
+from tests.workers import real_broker, start_worker, stop_worker
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def forget_connections() -> None:
-    """Drop the app's cached connection pools, which hold the broker URL they were made with."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory, django_db_setup, django_db_blocker):
     """One worker process for the module, and this process sending to the same broker."""
-    home = tmp_path_factory.mktemp("worker")
-    broker_url = os.environ.get("COHORT_TEST_BROKER_URL") or "filesystem://"
-    with django_db_blocker.unblock():
-        url = database_url()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "cohort.settings",
-        "COHORT_HOME": str(home),
-        "COHORT_DATABASE_URL": url,
-        "COHORT_BROKER_URL": broker_url,
-        "COHORT_CLOUD_DRIVER": "cohort.cloud.memory.MemoryDriver",
-        "COHORT_TASKS_EAGER": "0",
-    }
-    broker = home / "broker"  # where the worker's settings put the filesystem transport's folders
-    # The app reads Django's CELERY_* settings, so overrides use those names.
-    overrides = {
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_TASK_ALWAYS_EAGER": False,
-        "CELERY_BROKER_TRANSPORT_OPTIONS": {
-            "data_folder_in": str(broker / "queue"),
-            "data_folder_out": str(broker / "queue"),
-            "control_folder": str(broker / "control"),
-            "processed_folder": str(broker / "processed"),
-        }
-        if broker_url.startswith("filesystem")
-        else {},
-    }
-    for folder in ("queue", "control", "processed"):
-        (broker / folder).mkdir(parents=True)
-    previous = {key: celery_app.conf[key.removeprefix("CELERY_").lower()] for key in overrides}
-    celery_app.conf.update(overrides)
-    forget_connections()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "--app",
-            "cohort",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env=env,
-    )
-    try:
-        yield process
-    finally:
-        celery_app.conf.update(previous)
-        forget_connections()
-        process.terminate()
+    with django_db_blocker.unblock(), real_broker(tmp_path_factory.mktemp("worker")) as env:
+        process = start_worker(env)
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield process
+        finally:
+            stop_worker(process)
 
 
 def wait_for(predicate, what: str, timeout: float = 60.0):
@@ -138,9 +65,7 @@ def test_a_cloud_refusal_reaches_the_record_through_the_worker(world, api, worke
             format="json",
         )
         assert response.status_code == 201
-    wait_for(
-        lambda: not ServerGroup.objects.exclude(state__in=[State.OK, State.ERRED]).exists(), "all to settle"
-    )
+    wait_for(lambda: not ServerGroup.objects.exclude(state__in=[State.OK, State.ERRED]).exists(), "all to settle")
     states = dict(ServerGroup.objects.values_list("name", "state"))
     assert list(states.values()).count(State.OK) == 10
     erred = ServerGroup.objects.get(state=State.ERRED)
