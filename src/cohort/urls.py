@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from cohort.core import views
 from cohort.core.auth_views import PasswordLoginView
+from cohort.core.schema import RedocView, SchemaView, SwaggerView, password_login_schema
 from cohort.openstack.api.views import InstanceViewSet, ServerGroupViewSet, TenantViewSet
 from cohort.structure.api.views import CustomerViewSet, ProjectViewSet, ServiceSettingsViewSet
 
@@ -20,7 +21,11 @@ router.register("service-settings", ServiceSettingsViewSet, basename="service-se
 urlpatterns = [
     path("api/", include(router.urls)),
     path("api/", views.api_root, name="api-root"),
-    path("api-auth/password/", PasswordLoginView.as_view(), name="auth-password"),
+    # OpenAPI 3, and its two readers with their assets served locally (no CDN); public
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("api-auth/password/", password_login_schema(PasswordLoginView).as_view(), name="auth-password"),
     path("admin/", admin.site.urls),
     re_path(r"^api/.*$", views.not_found),
 ]

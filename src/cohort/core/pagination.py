@@ -69,6 +69,25 @@ class LinkHeaderPagination(BasePagination):
     def get_paginated_response(self, data) -> Response:
         return Response(data, headers=self.headers())
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "A page number within the paginated result set.",
+                "schema": {"type": "integer"},
+            },
+            {
+                "name": "page_size",
+                "required": False,
+                "in": "query",
+                "description": f"Number of results to return per page (default {DEFAULT_PAGE_SIZE}, at most "
+                f"{MAX_PAGE_SIZE}).",
+                "schema": {"type": "integer"},
+            },
+        ]
+
     def headers(self) -> dict[str, str]:
         links = {"first": 1}
         if self.number > 1:

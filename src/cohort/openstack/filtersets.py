@@ -26,7 +26,12 @@ class StateListField(forms.Field):
                 continue
             state = parse_state(item)
             if state is None:
-                raise forms.ValidationError(f"Select a valid choice. {item} is not one of the available choices.")
+                # the value goes in params, not in the message: django-filter %-formats the message
+                raise forms.ValidationError(
+                    "Select a valid choice. %(value)s is not one of the available choices.",
+                    code="invalid_choice",
+                    params={"value": item},
+                )
             states.append(state)
         return states
 
@@ -120,7 +125,7 @@ class ServerGroupFilter(filters.FilterSet):
         model = ServerGroup
         fields: list[str] = []
 
-    def filter_can_manage(self, queryset, name, value):
+    def filter_can_manage(self, queryset, name, value: bool):
         rule = project_scope(self.request.user, ServerGroup.project_path, manage=True)
         if rule is None:  # staff manage everything
             return queryset if value else queryset.none()

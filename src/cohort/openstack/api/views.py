@@ -11,15 +11,18 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cohort.core.references import uuid_from_reference
+from cohort.core.schema import read_only_schema
 from cohort.core.states import State
 from cohort.core.viewsets import ScopedViewSet, api_root
 from cohort.openstack import services
 from cohort.openstack.api import serializers
+from cohort.openstack.api.schema import server_group_schema, tenant_schema
 from cohort.openstack.api.serializers import server_group_objects
 from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, TenantFilter
 from cohort.openstack.models import Instance, ServerGroup, Tenant
 
 
+@server_group_schema
 class ServerGroupViewSet(ScopedViewSet):
     queryset = ServerGroup.objects.all()
     filterset_class = ServerGroupFilter
@@ -134,6 +137,8 @@ class ServerGroupViewSet(ScopedViewSet):
         return Response({"detail": "Server group state has been set to erred."})
 
 
+@tenant_schema
+@read_only_schema(serializers.TenantSerializer)
 class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Tenant.objects.select_related("service_settings", "project__customer")
     serializer_class = serializers.TenantSerializer
@@ -157,6 +162,7 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         return Response({"status": "Server groups pull has been scheduled."}, status=status.HTTP_202_ACCEPTED)
 
 
+@read_only_schema(serializers.InstanceSerializer)
 class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Instance.objects.select_related("tenant__project__customer", "server_group")
     serializer_class = serializers.InstanceSerializer

@@ -3,6 +3,7 @@
 from django.db.models import Q
 from rest_framework import mixins
 
+from cohort.core.schema import read_only_schema
 from cohort.core.viewsets import ScopedViewSet
 from cohort.structure.api import serializers
 from cohort.structure.models import Customer, Project, ServiceSettings
@@ -13,6 +14,7 @@ class ReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     filterset_fields = ("name",)
 
 
+@read_only_schema(serializers.CustomerSerializer)
 class CustomerViewSet(ReadOnlyViewSet):
     queryset = Customer.objects.all()
     serializer_class = serializers.CustomerSerializer
@@ -21,11 +23,13 @@ class CustomerViewSet(ReadOnlyViewSet):
         return customer_scope(self.request.user, manage=manage)
 
 
+@read_only_schema(serializers.ProjectSerializer)
 class ProjectViewSet(ReadOnlyViewSet):
     queryset = Project.objects.select_related("customer")
     serializer_class = serializers.ProjectSerializer
 
 
+@read_only_schema(serializers.ServiceSettingsSerializer)
 class ServiceSettingsViewSet(ReadOnlyViewSet):
     """A cloud is visible to staff, to all when shared, to its customer's owners, and to whoever sees
     one of its tenants."""
