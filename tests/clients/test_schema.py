@@ -1,0 +1,272 @@
+"""The OpenAPI schema at /api/schema/: what it names, what it promises, and that real answers keep it.
+
+Server-group answers are rendered by a plain function, not by the serializer that documents them, so
+the last tests here send real requests and validate every answer against the schema served: the
+documentation cannot drift from the renderer without a failure here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from cohort.openstack.api.serializers import FIELDS
+from tests.api.support import GROUPS, group_path, tenant_path
+from tests.clients import openapi
+from tests.conftest import make_group
+
+pytestmark = pytest.mark.django_db
+
+GROUP = "/api/openstack-server-groups/{uuid}/"
+TENANT = "/api/openstack-tenants/{uuid}/"
+
+# operationId -> (method, path), as the published client calls them
+OPERATIONS = {
+    "openstack_server_groups_list": ("get", GROUPS),
+    "openstack_server_groups_count": ("head", GROUPS),
+    "openstack_server_groups_create": ("post", GROUPS),
+    "openstack_server_groups_retrieve": ("get", GROUP),
+    "openstack_server_groups_update": ("put", GROUP),
+    "openstack_server_groups_partial_update": ("patch", GROUP),
+    "openstack_server_groups_destroy": ("delete", GROUP),
+    "openstack_server_groups_pull": ("post", GROUP + "pull/"),
+    "openstack_server_groups_unlink": ("post", GROUP + "unlink/"),
+    "openstack_server_groups_set_ok": ("post", GROUP + "set_ok/"),
+    "openstack_server_groups_set_erred": ("post", GROUP + "set_erred/"),
+    "openstack_tenants_create_server_group": ("post", TENANT + "create_server_group/"),
+    "openstack_tenants_pull_server_groups": ("post", TENANT + "pull_server_groups/"),
+}
+
+# operationId -> the statuses the contract gives it (success first)
+STATUSES = {
+    "openstack_server_groups_list": {200, 400, 401, 404},
+    "openstack_server_groups_count": {200, 400, 401, 404},
+    "openstack_server_groups_create": {201, 400, 401, 403, 409},
+    "openstack_server_groups_retrieve": {200, 401, 404},
+    "openstack_server_groups_update": {200, 400, 401, 403, 404, 409},
+    "openstack_server_groups_partial_update": {200, 400, 401, 403, 404, 409},
+    "openstack_server_groups_destroy": {204, 401, 403, 404, 409},
+    "openstack_server_groups_pull": {202, 401, 403, 404, 409},
+    "openstack_server_groups_unlink": {204, 401, 403, 404},
+    "openstack_server_groups_set_ok": {200, 401, 403, 404},
+    "openstack_server_groups_set_erred": {200, 400, 401, 403, 404},
+    "openstack_tenants_create_server_group": {201, 400, 401, 403, 404, 409},
+    "openstack_tenants_pull_server_groups": {202, 401, 403, 404, 409},
+}
+
+UUID_FILTERS = ("uuid", "customer", "customer_uuid", "project", "project_uuid", "service_settings_uuid", "tenant_uuid")
+TEXT_FILTERS = (
+    "name", "description", "name_exact", "backend_id", "tenant", "customer_name", "customer_native_name",
+    "customer_abbreviation", "project_name", "service_settings_name", "external_ip",
+)  # fmt: skip
+STATES = ["CREATION_SCHEDULED", "CREATING", "UPDATE_SCHEDULED", "UPDATING", "DELETION_SCHEDULED", "DELETING", "OK",
+          "ERRED"]  # fmt: skip
+POLICIES = ["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
+NULL_KEYS = [name for name in FIELDS if name.startswith(("marketplace_", "is_"))] + ["access_url"]
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200, response.content[:500]
+    return json.loads(response.content)
+
+
+def operation(schema: dict, operation_id: str) -> dict:
+    method, path = OPERATIONS[operation_id]
+    return schema["paths"][path][method]
+
+
+def parameters(schema: dict, operation_id: str) -> dict[str, dict]:
+    return {p["name"]: p for p in operation(schema, operation_id).get("parameters", []) if p["in"] == "query"}
+
+
+# --- generation ---------------------------------------------------------------------------------------------
+
+
+def test_the_schema_generates_without_a_warning_and_is_valid_openapi_3(tmp_path):
+    out = tmp_path / "schema.json"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", "--file", str(out))
+    assert json.loads(out.read_text())["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("authorization", [None, "Token " + "0" * 40, "Bearer nonsense"])
+def test_the_schema_needs_no_authentication(authorization):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    for accept, media_type in (("application/json", "application/json"), ("*/*", "application/vnd.oai.openapi")):
+        response = APIClient().get("/api/schema/", HTTP_ACCEPT=accept, **headers)
+        assert response.status_code == 200 and response["Content-Type"].startswith(media_type)
+
+
+# --- operations, parameters, enums, statuses ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation_id", sorted(OPERATIONS))
+def test_operation_ids_are_the_reference_clients(schema, operation_id):
+    assert operation(schema, operation_id)["operationId"] == operation_id
+
+
+def test_every_server_group_operation_is_documented_and_no_other(schema):
+    documented = {
+        op["operationId"]
+        for path, item in schema["paths"].items()
+        if "server-group" in path or "server_group" in path
+        for op in item.values()
+    }
+    assert documented == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("operation_id", sorted(STATUSES))
+def test_documented_statuses_are_the_contracts(schema, operation_id):
+    assert {int(status) for status in operation(schema, operation_id)["responses"]} == STATUSES[operation_id]
+
+
+def test_state_and_policy_are_enums(schema):
+    assert openapi.component(schema, "CoreStates")["enum"] == STATES
+    assert openapi.component(schema, "PolicyEnum")["enum"] == POLICIES
+    group = openapi.component(schema, "OpenStackServerGroup")["properties"]
+    assert group["state"]["allOf"] == [{"$ref": "#/components/schemas/CoreStates"}]
+    assert group["policy"]["allOf"] == [{"$ref": "#/components/schemas/PolicyEnum"}]
+    request_policy = openapi.component(schema, "OpenStackServerGroupRequest")["properties"]["policy"]
+    assert {"$ref": "#/components/schemas/PolicyEnum"} in request_policy["oneOf"]
+
+
+@pytest.mark.parametrize("operation_id", ["openstack_server_groups_list", "openstack_server_groups_count"])
+def test_every_filter_of_the_contract_is_a_query_parameter(schema, operation_id):
+    params = parameters(schema, operation_id)
+    for name in UUID_FILTERS:
+        assert params[name]["schema"] == {"type": "string", "format": "uuid"}, name
+    for name in TEXT_FILTERS:
+        assert params[name]["schema"] == {"type": "string"}, name
+    assert params["can_manage"]["schema"] == {"type": "boolean"}
+    assert params["state"]["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/CoreStates"}}
+    assert params["state"]["explode"] is True
+    assert params["o"]["schema"]["items"]["enum"][:2] == ["name", "-name"]
+    assert params["page"]["schema"] == params["page_size"]["schema"] == {"type": "integer"}
+
+
+def test_field_is_a_repeated_array_of_the_response_keys(schema):
+    for operation_id in ("openstack_server_groups_list", "openstack_server_groups_retrieve"):
+        field = parameters(schema, operation_id)["field"]
+        assert field["explode"] is True and field["schema"]["items"]["enum"] == list(FIELDS)
+    assert "field" not in parameters(schema, "openstack_server_groups_count")
+
+
+def test_list_and_count_document_the_result_count_and_link_headers(schema):
+    for operation_id in ("openstack_server_groups_list", "openstack_server_groups_count"):
+        assert set(operation(schema, operation_id)["responses"]["200"]["headers"]) == {"X-Result-Count", "Link"}
+    assert "content" not in operation(schema, "openstack_server_groups_count")["responses"]["200"]
+
+
+def test_create_on_the_collection_documents_the_tenant_key(schema):
+    body = operation(schema, "openstack_server_groups_create")["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/OpenStackServerGroupCreateRequest"}
+    request = openapi.component(schema, "OpenStackServerGroupCreateRequest")
+    assert request["required"] == ["name"] and "tenant" in request["properties"]
+    assert list(openapi.component(schema, "OpenStackServerGroupRequest")["properties"]) == [
+        "name",
+        "description",
+        "policy",
+        "rules",
+    ]
+
+
+def test_the_token_scheme_is_documented(schema):
+    assert schema["components"]["securitySchemes"]["tokenAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": 'Token-based authentication with required prefix "Token"',
+    }
+    assert {"tokenAuth": []} in operation(schema, "openstack_server_groups_list")["security"]
+
+
+# --- the documented object is the rendered object ----------------------------------------------------------
+
+
+def test_the_documented_group_has_every_key_in_the_contracts_order(schema):
+    group = openapi.component(schema, "OpenStackServerGroup")
+    assert list(group["properties"]) == list(FIELDS)
+    assert "required" not in group  # `?field=` may leave any key out
+    for name in NULL_KEYS:
+        assert group["properties"][name].get("nullable") is True, name
+    for name in set(FIELDS) - set(NULL_KEYS):
+        assert not group["properties"][name].get("nullable"), name
+
+
+@pytest.fixture
+def groups(world):
+    from cohort.openstack.models import Instance
+
+    members = make_group(world.tenant, "with-members", policy="anti-affinity", rules={"max_server_per_host": 2})
+    Instance.objects.create(tenant=world.tenant, server_group=members, name="vm-1", backend_id="srv-1")
+    Instance.objects.create(tenant=world.tenant, server_group=members, name="", backend_id="srv-2")
+    make_group(world.tenant, "erred", state="ERRED", error_message="Nova said no", error_traceback="trace")
+    make_group(world.other_tenant, "creating", state="CREATING", policy="soft-affinity")
+    return members
+
+
+def check(schema, path, method, response):
+    body = json.loads(response.content) if response.content else None
+    openapi.assert_conforms(schema, path, method, response.status_code, body)
+    return body
+
+
+def test_every_answer_of_the_renderer_keeps_the_schema(schema, world, api, groups, django_capture_on_commit_callbacks):
+    staff = api(world.users.staff)
+    listed = check(schema, GROUPS, "get", staff.get(GROUPS, {"page_size": 300}))
+    assert len(listed) == 3 and all(list(item) == list(FIELDS) for item in listed)
+    check(schema, GROUPS, "get", staff.get(GROUPS, {"field": ["name", "instances", "rules"]}))
+    check(schema, GROUPS, "get", staff.get(GROUPS, {"page": 9}))
+    check(schema, GROUPS, "get", staff.get(GROUPS, {"uuid": "nonsense"}))
+    for item in listed:
+        check(schema, GROUP, "get", staff.get(f"{GROUPS}{item['uuid']}/"))
+    check(schema, GROUP, "get", staff.get(f"{GROUPS}{'0' * 32}/"))
+    check(schema, GROUP, "get", api().get(group_path(groups)))
+
+    body = {
+        "name": "new",
+        "policy": "anti-affinity",
+        "rules": {"max_server_per_host": 3},
+        "tenant": str(world.tenant.uuid),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        created = check(schema, GROUPS, "post", staff.post(GROUPS, body, format="json"))
+        in_tenant = staff.post(tenant_path(world.tenant, "create_server_group/"), {"name": "other"}, format="json")
+        check(schema, TENANT + "create_server_group/", "post", in_tenant)
+    check(schema, GROUPS, "post", staff.post(GROUPS, {"name": ""}, format="json"))
+    path = f"{GROUPS}{created['uuid']}/"
+    check(schema, GROUP, "put", staff.put(path, {"name": "renamed"}, format="json"))
+    check(schema, GROUP, "patch", staff.patch(path, {"description": "d"}, format="json"))
+    check(schema, GROUP, "patch", staff.patch(path, {"rules": {"max_server_per_host": 0}}, format="json"))
+    check(schema, GROUP + "pull/", "post", staff.post(path + "pull/"))
+    check(schema, GROUP + "set_erred/", "post", staff.post(path + "set_erred/", {"error_message": "x"}, format="json"))
+    check(schema, GROUP + "set_ok/", "post", staff.post(path + "set_ok/"))
+    check(schema, GROUP + "pull/", "post", staff.post(group_path(groups, "pull/")))
+    check(schema, TENANT + "pull_server_groups/", "post", staff.post(tenant_path(world.tenant, "pull_server_groups/")))
+    check(schema, GROUP, "delete", staff.delete(path))
+    check(schema, GROUP, "delete", staff.delete(path))  # already going: 409
+    check(schema, GROUP + "unlink/", "post", staff.post(path + "unlink/"))
+    check(schema, GROUP + "unlink/", "post", api(world.users.owner).post(group_path(groups, "unlink/")))
+
+
+def test_a_wrong_type_or_value_would_be_caught(schema):
+    """The checker itself: a renderer that drifted would fail the test above."""
+    good = {
+        "uuid": "0" * 32,
+        "state": "OK",
+        "policy": "affinity",
+        "access_url": None,
+        "created": "2026-01-01T00:00:00Z",
+    }
+    openapi.assert_conforms(schema, GROUP, "get", 200, good)
+    for bad in ({"state": "Erred"}, {"policy": None}, {"uuid": "0" * 31}, {"created": "2026-01-01T00:00:00"},
+                {"instances": [None]}, {"is_usage_based": "no"}):  # fmt: skip
+        with pytest.raises(AssertionError):
+            openapi.assert_conforms(schema, GROUP, "get", 200, {**good, **bad})
+    with pytest.raises(AssertionError, match="not documented"):
+        openapi.assert_conforms(schema, GROUP, "get", 418, good)
