@@ -6,13 +6,11 @@ kombu's filesystem transport, which also crosses processes), runs the cloud work
 in-memory Nova and writes the outcome to the test database, which the test then reads.
 """
 
-import time
-
 import pytest
 
 from cohort.core.states import State
 from cohort.openstack.models import ServerGroup
-from tests.workers import real_broker, start_worker, stop_worker
+from tests.workers import real_broker, start_worker, stop_worker, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
@@ -26,16 +24,6 @@ def worker(tmp_path_factory, django_db_setup, django_db_blocker):
             yield process
         finally:
             stop_worker(process)
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_create_and_delete_through_a_real_worker(world, api, worker):

@@ -13,8 +13,7 @@ import pytest
 from cohort.core.states import SETTLED, State
 from cohort.openstack import backend
 from cohort.openstack.models import ServerGroup
-from tests.test_broker import wait_for
-from tests.workers import real_broker, start_worker, stop_worker
+from tests.workers import real_broker, start_worker, stop_worker, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 

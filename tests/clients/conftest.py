@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.workers import database_url, start_worker, stop_worker
+from tests.workers import database_url, start_worker, stop_worker, wait_for
 
 STARTUP_TIMEOUT = 60.0
 SETTLE_TIMEOUT = 60.0
@@ -70,17 +70,6 @@ def start_processes(port: int, env: dict[str, str]) -> list[subprocess.Popen]:
 def stop_processes(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         stop_worker(process)  # terminate, then kill after 20 s: works for gunicorn as for Celery
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0):
-    """Poll `predicate` until it returns something true, and return that."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def wait_until_serving(live: LiveCohort) -> None:

@@ -35,7 +35,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.clients.conftest import token_of, wait_for
+from tests.clients.conftest import token_of
+from tests.workers import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 

@@ -42,8 +42,9 @@ from waldur_api_client.models import (
 )
 from waldur_api_client.types import UNSET
 
-from tests.clients.conftest import token_of, wait_for
+from tests.clients.conftest import token_of
 from tests.conftest import make_group
+from tests.workers import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
