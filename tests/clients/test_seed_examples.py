@@ -154,9 +154,11 @@ def substitute(code: str, base_url: str, token: str, group: str) -> str:
 
 @pytest.fixture
 def httpie_config(tmp_path) -> Path:
-    """Print the status line and body, never read stdin (CI has none), no colours."""
+    """Print the status line and body, never read stdin (CI has none), no colours, and never look for
+    a newer HTTPie (it would fetch packages.httpie.io: tests stay on this machine)."""
     options = ["--print=hb", "--pretty=none", "--ignore-stdin"]
-    (tmp_path / "config.json").write_text(json.dumps({"default_options": options}))
+    config = {"default_options": options, "disable_update_warnings": True}
+    (tmp_path / "config.json").write_text(json.dumps(config))
     return tmp_path
 
 
