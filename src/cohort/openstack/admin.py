@@ -5,7 +5,10 @@ from cohort.openstack import models
 
 @admin.register(models.Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    """Credentials are set with `cohort tenant ... --credential KEY=VALUE`, never shown here."""
+
     list_display = ("name", "project", "service_settings", "backend_id", "state")
+    exclude = ("credentials",)
     search_fields = ("name", "backend_id", "uuid")
     list_select_related = ("project__customer", "service_settings")
 

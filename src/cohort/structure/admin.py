@@ -30,5 +30,9 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(models.ServiceSettings)
 class ServiceSettingsAdmin(admin.ModelAdmin):
+    """Credentials are neither shown nor edited here (a page is easy to shoulder-surf or screenshot);
+    `cohort cloud NAME --credential KEY=VALUE` sets them."""
+
     list_display = ("name", "auth_url", "auth_type", "state", "shared", "verify_tls")
     search_fields = ("name", "auth_url")
+    exclude = ("credentials",)
