@@ -10,7 +10,9 @@ servers, and measures two ways:
   the same gunicorn: one SQL query for the page (the same joins), one for its members, json.dumps, no
   framework, no authentication, no scoping. wrk runs one thread with 4 connections.
 - in process: Cohort's whole request through Django's test client against the floor's function
-  called directly, which leaves out HTTP and so is the harsher ratio.
+  called directly, which leaves out HTTP and so is the harsher ratio; and, for calibration, the same
+  page served the idiomatic DRF way (`bench/drf_reference.py`: ModelSerializer, select_related,
+  prefetch_related).
 
 Cohort's request includes token authentication, role scoping, pagination with its count query and
 Link header, and rendering. It prints pages per second, the ratios, and SQL queries per request.
@@ -165,10 +167,26 @@ else:
 queries = []
 with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
     cohort()
-floor_rate, cohort_rate = rate(floor), rate(cohort)
+from drf_reference import ServerGroupList  # noqa: E402
+from rest_framework.test import APIRequestFactory  # noqa: E402
+
+reference_view = ServerGroupList.as_view()
+
+
+def reference() -> bytes:
+    request = APIRequestFactory().get(url, HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Token {token}")
+    response = reference_view(request)
+    response.render()
+    assert response.status_code == 200, response.content[:200]
+    return response.content
+
+
+floor_rate, cohort_rate, reference_rate = rate(floor), rate(cohort), rate(reference)
 print(f"in-process floor  (SQL + json.dumps):  {floor_rate:8.0f} pages/s")
 print(
     f"in-process cohort (whole request):     {cohort_rate:8.0f} pages/s = {cohort_rate / floor_rate:.0%} of the floor"
 )
+reference_ratio = reference_rate / floor_rate
+print(f"in-process idiomatic DRF (ModelSerializer): {reference_rate:6.0f} pages/s = {reference_ratio:.0%} of the floor")
 print(f"SQL queries per cohort request: {len(queries)}")
 sys.exit(0)
