@@ -68,6 +68,9 @@ def real_broker(home: Path) -> Iterator[dict[str, str]]:
     previous = {key: celery_app.conf[key.removeprefix("CELERY_").lower()] for key in overrides}
     celery_app.conf.update(overrides)
     forget_connections()
+    if not broker_url.startswith("filesystem"):
+        # Tasks an interrupted earlier run left on the test broker must not reach this run's workers.
+        celery_app.control.purge()
     try:
         yield env
     finally:
