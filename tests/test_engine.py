@@ -101,6 +101,31 @@ def test_unlinked_while_creating_leaves_no_orphan(world, monkeypatch):
     assert memory_project(world.tenant).groups == {}
 
 
+def test_a_second_attempt_racing_the_first_leaves_no_duplicate_in_nova(world, monkeypatch):
+    """A create re-queued while the first attempt is still in Nova's hands: whichever finishes second
+    finds the record linked to the other's group and deletes its own."""
+    group = make_group(world.tenant, "raced", state=State.CREATING)
+    real = backend.cloud_for
+
+    def first_attempt_finishes_meanwhile(tenant):
+        driver = real(tenant)
+        create = driver.create_server_group
+
+        def create_while_another_links(**kwargs):
+            other = create(**kwargs)  # the first attempt's group, linked while we work
+            ServerGroup.objects.filter(pk=group.pk).update(state=State.OK, backend_id=other.id)
+            return create(**kwargs)
+
+        driver.create_server_group = create_while_another_links
+        return driver
+
+    monkeypatch.setattr(backend, "cloud_for", first_attempt_finishes_meanwhile)
+    backend.provision(group.pk)
+    group.refresh_from_db()
+    cloud = memory_project(world.tenant)
+    assert list(cloud.groups) == [group.backend_id]  # one group in Nova, the linked one
+
+
 def test_delete_goes_through_deleting_and_removes_record_and_nova_group(world, api, django_capture_on_commit_callbacks):
     group, _ = create(api, world.users.admin, world.tenant, django_capture_on_commit_callbacks, name="d")
     with django_capture_on_commit_callbacks(execute=True):

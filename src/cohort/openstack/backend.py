@@ -78,14 +78,19 @@ def _adopt(driver: CloudDriver, group: ServerGroup, policy: str, exclude: str = 
 
 
 def _record_created(group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State) -> None:
+    """Link the record to the Nova group just made, and mark it OK; never leave that group orphaned."""
     try:
         move(group, State.OK, sources={source}, backend_id=remote.id, error_message="", error_traceback="")
         return
     except InvalidState:
         pass
-    if ServerGroup.objects.filter(pk=group.pk).update(backend_id=remote.id):
-        return  # staff moved it meanwhile: keep their state, but never lose the link
-    logger.warning("server group %s was unlinked while being created; deleting Nova group %s", group.pk, remote.id)
+    # Someone else moved the record meanwhile. If staff set its state by hand, keep their state but
+    # link the group; if the record is gone (unlinked) or another attempt linked its own group, ours
+    # has no record and must go.
+    if ServerGroup.objects.filter(pk=group.pk, backend_id__in=["", remote.id]).update(backend_id=remote.id):
+        return
+    logger.warning("server group %s: Nova group %s has no record (unlinked, or made twice); deleting it",
+                   group.pk, remote.id)  # fmt: skip
     try:
         driver.delete_server_group(remote.id)
     except CloudError as error:
