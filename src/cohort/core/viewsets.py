@@ -24,10 +24,6 @@ def api_root(request) -> str:
     return request.build_absolute_uri(reverse("api-root"))
 
 
-def link(request, route: str, value: uuid.UUID | None) -> str | None:
-    return f"{api_root(request)}{route}/{value.hex}/" if value else None
-
-
 class ScopedViewSet(viewsets.GenericViewSet):
     lookup_field = "uuid"
     lookup_value_regex = UUID_PATTERN
