@@ -6,9 +6,9 @@ the in-memory Nova, inspected behind Cohort's back through `memory_project`.
 
 import pytest
 
-from cohort.cloud import Forbidden, Unreachable
+from cohort.cloud import Forbidden
 from cohort.core.states import State
-from cohort.openstack import backend
+from cohort.openstack import reconcile, steps
 from cohort.openstack.models import Instance, ServerGroup
 from tests.conftest import make_group, memory_project
 
@@ -52,8 +52,8 @@ def test_unexpected_worker_error_is_recorded_not_stuck(world, monkeypatch):
     def explode(tenant):
         raise RuntimeError("driver misconfigured")
 
-    monkeypatch.setattr(backend, "cloud_for", explode)
-    backend.provision(group.pk)
+    monkeypatch.setattr(steps, "cloud_for", explode)
+    steps.advance(group.pk)
     group.refresh_from_db()
     assert group.state == State.ERRED
     assert "driver misconfigured" in group.error_message
@@ -67,7 +67,7 @@ def test_redelivered_create_adopts_the_group_nova_already_made(world):
     from cohort.cloud.memory import MemoryDriver
 
     made = MemoryDriver(world.tenant.cloud_access()).create_server_group(name="half", policy="affinity")
-    backend.provision(group.pk)
+    steps.advance(group.pk)
     group.refresh_from_db()
     assert (group.state, group.backend_id) == (State.OK, made.id)
     assert len(cloud.groups) == 1  # no second group, no orphan
@@ -75,14 +75,14 @@ def test_redelivered_create_adopts_the_group_nova_already_made(world):
 
 def test_provision_runs_once_even_if_delivered_twice(world):
     group = make_group(world.tenant, "twice", state=State.CREATION_SCHEDULED)
-    backend.provision(group.pk)
-    backend.provision(group.pk)
+    steps.advance(group.pk)
+    steps.advance(group.pk)
     assert len(memory_project(world.tenant).groups) == 1
 
 
 def test_unlinked_while_creating_leaves_no_orphan(world, monkeypatch):
     group = make_group(world.tenant, "gone", state=State.CREATION_SCHEDULED)
-    real = backend.cloud_for
+    real = steps.cloud_for
 
     def unlink_midway(tenant):
         driver = real(tenant)
@@ -96,8 +96,8 @@ def test_unlinked_while_creating_leaves_no_orphan(world, monkeypatch):
         driver.create_server_group = create_then_unlink
         return driver
 
-    monkeypatch.setattr(backend, "cloud_for", unlink_midway)
-    backend.provision(group.pk)
+    monkeypatch.setattr(steps, "cloud_for", unlink_midway)
+    steps.advance(group.pk)
     assert memory_project(world.tenant).groups == {}
 
 
@@ -105,7 +105,7 @@ def test_a_second_attempt_racing_the_first_leaves_no_duplicate_in_nova(world, mo
     """A create re-queued while the first attempt is still in Nova's hands: whichever finishes second
     finds the record linked to the other's group and deletes its own."""
     group = make_group(world.tenant, "raced", state=State.CREATING)
-    real = backend.cloud_for
+    real = steps.cloud_for
 
     def first_attempt_finishes_meanwhile(tenant):
         driver = real(tenant)
@@ -119,8 +119,8 @@ def test_a_second_attempt_racing_the_first_leaves_no_duplicate_in_nova(world, mo
         driver.create_server_group = create_while_another_links
         return driver
 
-    monkeypatch.setattr(backend, "cloud_for", first_attempt_finishes_meanwhile)
-    backend.provision(group.pk)
+    monkeypatch.setattr(steps, "cloud_for", first_attempt_finishes_meanwhile)
+    steps.advance(group.pk)
     group.refresh_from_db()
     cloud = memory_project(world.tenant)
     assert list(cloud.groups) == [group.backend_id]  # one group in Nova, the linked one
@@ -137,16 +137,17 @@ def test_delete_goes_through_deleting_and_removes_record_and_nova_group(world, a
 
 def test_delete_of_group_gone_from_nova_counts_as_deleted(world):
     group = make_group(world.tenant, "ghost", state=State.DELETION_SCHEDULED, backend_id="not-in-nova")
-    backend.destroy(group.pk)
+    steps.advance(group.pk)
     assert not ServerGroup.objects.filter(pk=group.pk).exists()
 
 
-def test_delete_failure_keeps_the_record_erred(world):
+def test_delete_refused_by_the_cloud_keeps_the_record_erred(world):
     group = make_group(world.tenant, "stays", state=State.DELETION_SCHEDULED, backend_id="x")
-    memory_project(world.tenant).failures["delete_server_group"] = Unreachable("Connection refused")
-    backend.destroy(group.pk)
+    memory_project(world.tenant).failures["delete_server_group"] = Forbidden("Policy doesn't allow it.")
+    steps.advance(group.pk)
     group.refresh_from_db()
-    assert (group.state, group.error_message) == (State.ERRED, "Connection refused")
+    assert (group.state, group.error_message) == (State.ERRED, "Policy doesn't allow it.")
+    assert (group.due_at, group.lease_owner) == (None, "")
 
 
 def test_rename_is_local_and_stays_ok(world, api, django_capture_on_commit_callbacks):
@@ -211,7 +212,7 @@ def test_pull_refreshes_members_and_policy(world, api, django_capture_on_commit_
 
 def test_pull_of_group_gone_from_nova_marks_it_erred(world):
     group = make_group(world.tenant, "vanished", backend_id="missing")
-    backend.pull(group.pk)
+    reconcile.pull(group.pk)
     group.refresh_from_db()
     assert group.state == State.ERRED
     assert "gone" in group.error_message
@@ -248,42 +249,9 @@ def test_tenant_pull_imports_a_duplicate_nova_name_without_breaking_uniqueness(w
     driver = MemoryDriver(world.tenant.cloud_access())
     driver.create_server_group(name="twin", policy="affinity")
     driver.create_server_group(name="twin", policy="affinity")
-    backend.pull_tenant(world.tenant.pk)
+    reconcile.pull_tenant(world.tenant.pk)
     names = sorted(ServerGroup.objects.filter(tenant=world.tenant).values_list("name", flat=True))
     assert len(names) == 2 and names[0] == "twin" and names[1].startswith("twin (")
-
-
-def make_stuck(tenant, name, state, **fields):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    group = make_group(tenant, name, state=state, **fields)
-    ServerGroup.objects.filter(pk=group.pk).update(modified=timezone.now() - timedelta(hours=1))
-    return group
-
-
-def test_stuck_records_are_resolved_against_nova(world):
-    from cohort.cloud.memory import MemoryDriver
-
-    made = MemoryDriver(world.tenant.cloud_access()).create_server_group(name="made", policy="affinity")
-    never_sent = make_stuck(world.tenant, "never-sent", State.CREATION_SCHEDULED)
-    adopted = make_stuck(world.tenant, "made", State.CREATING)
-    lost = make_stuck(world.tenant, "lost", State.CREATING)
-    leaving = make_stuck(world.tenant, "leaving", State.DELETING, backend_id="already-gone")
-    fresh = make_group(world.tenant, "fresh", state=State.CREATING)  # within the timeout: left alone
-
-    assert backend.resolve_stuck() == 4
-    never_sent.refresh_from_db()
-    assert never_sent.state == State.OK and never_sent.backend_id  # the create simply ran
-    adopted.refresh_from_db()
-    assert (adopted.state, adopted.backend_id) == (State.OK, made.id)
-    lost.refresh_from_db()
-    assert lost.state == State.ERRED and "interrupted" in lost.error_message
-    assert not ServerGroup.objects.filter(pk=leaving.pk).exists()
-    fresh.refresh_from_db()
-    assert fresh.state == State.CREATING
-    assert backend.resolve_stuck() == 0  # nothing queued twice
 
 
 @pytest.mark.parametrize("target", ["set_ok", "set_erred"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,14 @@ from django.db import connection
 from cohort.celery import app as celery_app
 
 MEMORY_DRIVER = "cohort.cloud.memory.MemoryDriver"
+# Durable intent on a test's time scale: work whose message is lost, or whose worker died, is
+# dispatched again within about two seconds.
+FAST_INTENT = {
+    "COHORT_DISPATCH_GRACE": "1",
+    "COHORT_REDISPATCH": "2",
+    "COHORT_SWEEP_INTERVAL": "0.3",
+    "COHORT_LEASE": "2",
+}
 
 
 def database_url() -> str:
@@ -48,6 +57,7 @@ def real_broker(home: Path) -> Iterator[dict[str, str]]:
         "COHORT_BROKER_URL": broker_url,
         "COHORT_CLOUD_DRIVER": MEMORY_DRIVER,
         "COHORT_TASKS_EAGER": "0",
+        **FAST_INTENT,
     }
     broker = home / "broker"  # where the workers' settings put the filesystem transport's folders
     for folder in ("queue", "control", "processed"):
@@ -78,10 +88,19 @@ def real_broker(home: Path) -> Iterator[dict[str, str]]:
         forget_connections()
 
 
-def start_worker(env: dict[str, str], driver: str = MEMORY_DRIVER) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--pool", "solo", "--loglevel", "INFO",
+def start_worker(env: dict[str, str], driver: str = MEMORY_DRIVER, concurrency: int = 2) -> subprocess.Popen:
+    """A worker as production runs it (prefork, so task time limits hold), in its own process group."""
+    command = [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--pool", "prefork",
+               "--concurrency", str(concurrency), "--loglevel", "INFO",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
-    return subprocess.Popen(command, env={**env, "COHORT_CLOUD_DRIVER": driver})
+    return subprocess.Popen(command, env={**env, "COHORT_CLOUD_DRIVER": driver}, start_new_session=True)
+
+
+def kill_worker(process: subprocess.Popen) -> None:
+    """SIGKILL the worker and its pool processes at once, as a machine dying would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def stop_worker(process: subprocess.Popen) -> None:
@@ -92,6 +111,8 @@ def stop_worker(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # a worker leads its process group:
+        os.killpg(process.pid, signal.SIGKILL)  # its pool processes, if a kill left them behind
 
 
 def wait_for(predicate, what: str, timeout: float = 60.0):

@@ -1,11 +1,55 @@
-"""The Celery application. Its configuration is the `CELERY_*` part of `cohort.settings`."""
+"""The Celery application. Its configuration is the `CELERY_*` part of `cohort.settings`.
 
+Two additions to a plain app: `filesystem://` means Cohort's safe file-system transport
+(`cohort.core.filesystem_broker`), in every process that sends or receives; and every worker runs
+the sweep of `cohort.openstack.dispatch` in a thread of its own, so work whose message was lost or
+whose worker died is dispatched again within seconds, by whichever workers are alive.
+"""
+
+import logging
 import os
+import threading
 
-from celery import Celery
+from celery import Celery, bootsteps
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cohort.settings")
+TRANSPORT_ALIASES["filesystem"] = "cohort.core.filesystem_broker:Transport"
+
+logger = logging.getLogger(__name__)
 
 app = Celery("cohort")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class Sweeper(bootsteps.StartStopStep):
+    """Run `dispatch.sweep()` every `SWEEP_INTERVAL_SECONDS` while the worker runs."""
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.stopping = threading.Event()
+        self.thread = None
+
+    def start(self, worker):
+        self.thread = threading.Thread(target=self.run, name="cohort-sweeper", daemon=True)
+        self.thread.start()
+
+    def stop(self, worker):
+        self.stopping.set()
+
+    def run(self):
+        from django.conf import settings
+        from django.db import close_old_connections
+
+        from cohort.openstack import dispatch
+
+        while not self.stopping.wait(settings.SWEEP_INTERVAL_SECONDS):
+            try:
+                close_old_connections()
+                dispatch.sweep()
+            except Exception:  # the database is away: try again next round
+                logger.exception("the sweep failed")
+
+
+app.steps["worker"].add(Sweeper)

@@ -171,12 +171,25 @@ TOKEN_RENEW_INTERVAL_SECONDS = min(60, TOKEN_LIFETIME_SECONDS // 10)
 
 # The cloud driver, by dotted path.
 CLOUD_DRIVER = env("COHORT_CLOUD_DRIVER", "cohort.cloud.openstack.OpenStackDriver")
-# A record in a transitional state for longer than this is resolved against the cloud.
-STUCK_AFTER_SECONDS = int(env("COHORT_STUCK_AFTER", "900"))
+# Every HTTP request to a cloud (Keystone and Nova) gives up after this many seconds.
+CLOUD_TIMEOUT_SECONDS = float(env("COHORT_CLOUD_TIMEOUT", "20"))
+# At most this many steps run against one cloud at once, so a hung cloud cannot hold every worker.
+CLOUD_CONCURRENCY = int(env("COHORT_CLOUD_CONCURRENCY", "2"))
 RECONCILE_INTERVAL_SECONDS = int(env("COHORT_RECONCILE_INTERVAL", "600"))
 
-# Celery. The embedded default uses kombu's filesystem transport: no broker server, and it works
-# across processes.
+# Durable intent (cohort.core.intent): a scheduled step not started by its message within the grace
+# is dispatched again by the sweep that every worker runs; a running step holds a lease it renews,
+# which a dead worker's runs out; a transient cloud failure is tried STEP_ATTEMPTS times in all.
+DISPATCH_GRACE_SECONDS = float(env("COHORT_DISPATCH_GRACE", "3"))
+REDISPATCH_SECONDS = float(env("COHORT_REDISPATCH", "10"))
+SWEEP_INTERVAL_SECONDS = float(env("COHORT_SWEEP_INTERVAL", "2"))
+LEASE_SECONDS = float(env("COHORT_LEASE", "15"))
+STEP_ATTEMPTS = int(env("COHORT_STEP_ATTEMPTS", "5"))
+# How long after a create that timed out a late Nova group is taken for its stray duplicate.
+STRAY_WINDOW_SECONDS = float(env("COHORT_STRAY_WINDOW", "3600"))
+
+# Celery. The embedded default uses a file-system transport (kombu's, made safe for concurrent
+# readers by cohort.core.filesystem_broker): no broker server, and it works across processes.
 BROKER_DIR = HOME / "broker"
 CELERY_BROKER_URL = env("COHORT_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
@@ -194,10 +207,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_TASK_ALWAYS_EAGER = env_bool("COHORT_TASKS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A message is acknowledged when a worker takes it: the database, not the broker, remembers what is
+# still to do, and the sweep re-dispatches work whose worker died.
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Every task is bounded: past the soft limit the step gives up (and is retried later), past the hard
+# limit the worker process running it is killed and replaced.
+CELERY_TASK_TIME_LIMIT = int(env("COHORT_TASK_TIME_LIMIT", "180"))
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 30)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-tenants": {
         "task": "cohort.openstack.tasks.reconcile_all",

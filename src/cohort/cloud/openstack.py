@@ -44,6 +44,12 @@ PAGE_SIZE = 1000  # Nova's default [api] max_limit; a cloud may cap pages lower,
 DEFAULT_TIMEOUT = 30.0  # seconds; a hung cloud must not hold a worker forever
 SESSION_SECONDS = 600.0  # how long a tenant's connection is reused
 APPLICATION_CREDENTIAL_AUTH_TYPES = ("v3applicationcredential", "applicationcredential")
+# Keystone v3 plugins in place of keystoneauth's generic ones. A generic plugin first asks the
+# identity endpoint which API versions it has; when that endpoint answers 401, keystoneauth 5.18
+# asks again *authenticated*, which re-enters the plugin's own (non-reentrant) lock: the call never
+# returns. The v3 plugins post straight to `<auth_url>/auth/tokens`, and Keystone v2 has been gone
+# since 2018, so nothing is lost.
+V3_PLUGINS = {"password": "v3password", "token": "v3token", "applicationcredential": "v3applicationcredential"}
 
 ERRORS_BY_STATUS: dict[int, type[CloudError]] = {
     400: BadRequest,
@@ -187,7 +193,7 @@ def connect(access: CloudAccess) -> openstack.connection.Connection:
         load_yaml_config=False,  # the access record is the whole truth: no clouds.yaml, no OS_* vars
         load_envvars=False,
         app_name="cohort",
-        auth_type=access.auth_type,
+        auth_type=V3_PLUGINS.get(access.auth_type, access.auth_type),
         auth=_auth(access),
         region_name=access.region or None,
         verify=access.verify_tls,
@@ -205,9 +211,16 @@ def _auth(access: CloudAccess) -> dict[str, str]:
         if "token" not in credentials:
             raise BadRequest("auth_type admin_token needs credentials['token'].")
         return {"endpoint": access.auth_url, "token": credentials["token"]}
+    auth_url = _v3_url(access.auth_url)
     if access.auth_type in APPLICATION_CREDENTIAL_AUTH_TYPES:
-        return {"auth_url": access.auth_url, **credentials}  # the credential is bound to its project
-    return {"auth_url": access.auth_url, "project_id": access.project_id, **credentials}
+        return {"auth_url": auth_url, **credentials}  # the credential is bound to its project
+    return {"auth_url": auth_url, "project_id": access.project_id, **credentials}
+
+
+def _v3_url(auth_url: str) -> str:
+    """The Keystone v3 URL: `https://keystone:5000` and `https://keystone:5000/v3/` both give `.../v3`."""
+    trimmed = auth_url.rstrip("/")
+    return trimmed if trimmed.endswith("/v3") else f"{trimmed}/v3"
 
 
 def _choose_microversion(endpoint_data: Any, wanted: str, auth_url: str) -> str:

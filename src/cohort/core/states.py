@@ -8,7 +8,7 @@ move; this module decides *whether* a move is legal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db import models
 from django.utils import timezone
@@ -51,18 +51,24 @@ class InvalidState(Conflict):
         super().__init__(f"Valid states for operation: {labels}.")
 
 
-def move(obj: models.Model, target: State, *, sources: Iterable[State] | None = None, **fields: object) -> None:
+def move(
+    obj: models.Model,
+    target: State,
+    *,
+    sources: Iterable[State] | None = None,
+    guard: Mapping[str, object] | None = None,
+    **fields: object,
+) -> None:
     """Move `obj` to `target` if its state in the database is one of `sources`.
 
-    `sources` defaults to every state `target` may legally be reached from; `fields` are written in
-    the same UPDATE. On success `obj` is updated in memory; otherwise `InvalidState` is raised and
-    nothing is written.
+    `sources` defaults to every state `target` may legally be reached from; `guard` adds conditions
+    the row must also meet (a worker's lease); `fields` are written in the same UPDATE. On success
+    `obj` is updated in memory; otherwise `InvalidState` is raised and nothing is written.
     """
     allowed = frozenset(sources) if sources is not None else SOURCES[target]
     now = timezone.now()
-    updated = (
-        type(obj)._default_manager.filter(pk=obj.pk, state__in=allowed).update(state=target, modified=now, **fields)
-    )
+    rows = type(obj)._default_manager.filter(pk=obj.pk, state__in=allowed, **(guard or {}))
+    updated = rows.update(state=target, modified=now, **fields)
     if not updated:
         raise InvalidState(allowed)
     obj.state = target

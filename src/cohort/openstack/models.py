@@ -9,6 +9,7 @@ the database enforces it.
 from django.db import models
 
 from cohort.cloud import POLICIES, CloudAccess
+from cohort.core.intent import IntentModel
 from cohort.core.models import StateModel, TimeStampedModel, UuidModel
 from cohort.core.states import State
 from cohort.structure.models import Project, ServiceSettings
@@ -75,7 +76,7 @@ class Instance(UuidModel, TimeStampedModel):
         return self.name or self.backend_id
 
 
-class ServerGroup(UuidModel, TimeStampedModel, StateModel):
+class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
     class Policy(models.TextChoices):
         AFFINITY = "affinity", "Affinity"
         ANTI_AFFINITY = "anti-affinity", "Anti-affinity"
@@ -88,6 +89,9 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel):
     policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.AFFINITY)
     rules = models.JSONField(default=dict, blank=True)
     backend_id = models.CharField(max_length=255, blank=True, default="")
+    # A create whose answer never came (a timeout) may still make its Nova group later, after a
+    # retry made another: until then, reconciliation deletes such a stray instead of importing it.
+    strays_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     project_path = "tenant__project"
 

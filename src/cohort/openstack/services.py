@@ -1,9 +1,9 @@
 """Every write that the API asks for on tenants and server groups.
 
 A service checks what only it can check (state, uniqueness, membership), writes the record and its
-new state in one transaction, and queues the cloud work with `transaction.on_commit`, so a worker
-never sees a row that is not committed and never waits for one. The cloud work itself, and the
-recording of its outcome, is in `cohort.openstack.backend`.
+new state in one transaction. A row left in a transitional state is itself the record of the cloud
+work still to do (`cohort.core.intent`); a message sent after the commit only starts that work
+sooner (`cohort.openstack.dispatch`). The cloud work itself is in `cohort.openstack.steps`.
 """
 
 from __future__ import annotations
@@ -13,24 +13,15 @@ from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 
+from cohort.core import intent
 from cohort.core.errors import Conflict, Invalid
 from cohort.core.states import SETTLED, State, move, require
-from cohort.openstack import tasks
+from cohort.openstack import dispatch
 from cohort.openstack.models import ServerGroup, Tenant
 
 logger = logging.getLogger(__name__)
 
 NAME_TAKEN = "Server group name should be unique."
-
-
-def _queue(task, *args) -> None:
-    # robust: if the broker is down the write still stands (the API answers as usual) and the
-    # periodic unsticking in `backend.resolve_stuck` queues the work again later.
-    def send() -> None:
-        task.delay(*args)
-
-    send.__qualname__ = f"queue {task.name}{args}"
-    transaction.on_commit(send, robust=True)
 
 
 def _save_unique(group: ServerGroup, **kwargs) -> None:
@@ -62,9 +53,10 @@ def server_group_create(
             policy=policy,
             rules=dict(rules or {}),
             state=State.CREATION_SCHEDULED,
+            **intent.scheduled(),
         )
         _save_unique(group)
-        _queue(tasks.create_server_group, group.pk)
+        dispatch.start_after_commit(group)
     logger.info("server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor)
     return group
 
@@ -102,16 +94,16 @@ def server_group_update(
         group.policy, group.rules = new_policy, new_rules
         _save_unique(group)
         if replace:
-            move(group, State.UPDATE_SCHEDULED)
-            _queue(tasks.replace_server_group, group.pk)
+            move(group, State.UPDATE_SCHEDULED, **intent.scheduled())
+            dispatch.start_after_commit(group)
     logger.info("server group %s updated by %s (replace: %s)", group.uuid.hex, actor, replace)
     return group
 
 
 def server_group_delete(*, group: ServerGroup, actor=None) -> None:
     with transaction.atomic():
-        move(group, State.DELETION_SCHEDULED, sources=SETTLED)
-        _queue(tasks.delete_server_group, group.pk)
+        move(group, State.DELETION_SCHEDULED, sources=SETTLED, **intent.scheduled())
+        dispatch.start_after_commit(group)
     logger.info("server group %s scheduled for deletion by %s", group.uuid.hex, actor)
 
 
@@ -119,7 +111,7 @@ def server_group_pull(*, group: ServerGroup, actor=None) -> None:
     require(group, SETTLED)
     if not group.backend_id:
         raise Conflict("The server group has no backend id: it was never created in OpenStack.")
-    _queue(tasks.pull_server_group, group.pk)
+    dispatch.pull_after_commit(group)
 
 
 def server_group_unlink(*, group: ServerGroup, actor=None) -> None:
@@ -134,17 +126,18 @@ def server_group_unlink(*, group: ServerGroup, actor=None) -> None:
 
 
 def server_group_set_ok(*, group: ServerGroup, actor=None) -> None:
-    move(group, State.OK, sources=State, error_message="", error_traceback="")
+    move(group, State.OK, sources=State, error_message="", error_traceback="", **intent.settled())
     logger.warning("server group %s set OK by %s", group.uuid.hex, actor)
 
 
 def server_group_set_erred(
     *, group: ServerGroup, error_message: str = "", error_traceback: str = "", actor=None
 ) -> None:
-    move(group, State.ERRED, sources=State, error_message=error_message, error_traceback=error_traceback)
+    move(group, State.ERRED, sources=State, error_message=error_message, error_traceback=error_traceback,
+         **intent.settled())  # fmt: skip
     logger.warning("server group %s set ERRED by %s", group.uuid.hex, actor)
 
 
 def tenant_pull_server_groups(*, tenant: Tenant, actor=None) -> None:
     require(tenant, {State.OK})
-    _queue(tasks.pull_tenant, tenant.pk)
+    dispatch.pull_tenant_after_commit(tenant)

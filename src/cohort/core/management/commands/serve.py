@@ -2,16 +2,14 @@
 
 Starts the lab (a real Nova on 127.0.0.1, when the `lab` extra is installed; else says loudly that
 the cloud is in memory), migrates the SQLite database under COHORT_HOME, creates the demo records,
-prints an admin token and example requests, then runs a Celery worker (with the periodic scheduler
-inside it, over kombu's filesystem transport, so no broker server is needed) and gunicorn, until
-interrupted. Everything it started is stopped on the way out.
+prints an admin token and example requests, then supervises gunicorn, a Celery worker and the
+periodic scheduler (over a file-system broker, so no broker server is needed) until interrupted: a
+child that dies is restarted with backoff while the others go on (`cohort.core.supervisor`), and
+everything it started is stopped on the way out.
 """
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -19,9 +17,13 @@ from django.core.management.base import BaseCommand
 
 from cohort import demo
 from cohort.core.authentication import issue_token
+from cohort.core.supervisor import Child, Supervisor
 
 OPENSTACK_DRIVER = "cohort.cloud.openstack.OpenStackDriver"
 MEMORY_DRIVER = "cohort.cloud.memory.MemoryDriver"
+# More pool processes than one cloud may use at once (CLOUD_CONCURRENCY), so a hung cloud leaves
+# room for the others.
+WORKER_CONCURRENCY = 3
 
 
 class Command(BaseCommand):
@@ -76,26 +78,14 @@ class Command(BaseCommand):
         self.stdout.write("\n")
         self.stdout.flush()
         python = sys.executable
-        children = [
-            subprocess.Popen([python, "-m", "celery", "--app", "cohort", "worker", "--pool", "solo", "--beat",
-                              "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
-            subprocess.Popen([python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind,
+        celery = [python, "-m", "celery", "--app", "cohort"]
+        Supervisor(
+            [
+                Child("web", [python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind,
                               "--workers", "2", "--access-logfile", "-"]),
-        ]  # fmt: skip
-        stop = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.append(True))
-        try:
-            while not stop and all(child.poll() is None for child in children):
-                time.sleep(0.5)
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()
-            for child in children:
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        if not stop:
-            sys.exit("cohort serve: a worker or web process stopped unexpectedly")
+                Child("worker", [*celery, "worker", "--pool", "prefork", "--concurrency", str(WORKER_CONCURRENCY),
+                                 "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
+                Child("beat", [*celery, "beat", "--loglevel", "INFO",
+                               "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
+            ]
+        ).run()  # fmt: skip

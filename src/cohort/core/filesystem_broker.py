@@ -1,0 +1,64 @@
+"""kombu's file-system transport, made safe for a reader that runs beside a writer.
+
+The embedded default needs a broker that crosses processes without a server. kombu 5.6's filesystem
+transport creates a message file under its final name and then writes it, so a worker that lists the
+folder in between reads an empty file and dies with a `JSONDecodeError` (seen 3 times in 15,575
+messages). This channel writes each message under a name no reader looks at and renames it into
+place, which is atomic within one folder; it takes a message by renaming it into the processed
+folder (beside the queue, so the rename is atomic too and only one reader wins it); and a file it
+cannot decode is logged and dropped instead of killing the worker. A message is still lost if a
+worker dies after taking it: the durable intent of `cohort.core.intent` is what makes that harmless.
+
+Written here rather than taken from a library because no maintained server-less transport for kombu
+does this; it is two methods over kombu's own channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from queue import Empty
+from time import monotonic
+
+from kombu.transport import filesystem
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
+
+logger = logging.getLogger(__name__)
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        partial = os.path.join(self.data_folder_out, f".partial-{uuid.uuid4().hex}")
+        with open(partial, "wb") as file:
+            file.write(str_to_bytes(dumps(payload)))
+        os.replace(partial, os.path.join(self.data_folder_out, name))
+
+    def _get(self, queue):
+        suffix = f".{queue}.msg"
+        taken_folder = self.processed_folder
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if not name.endswith(suffix):
+                continue
+            taken = os.path.join(taken_folder, name)
+            try:
+                os.replace(os.path.join(self.data_folder_in, name), taken)
+            except OSError:
+                continue  # another reader took it
+            try:
+                with open(taken, "rb") as file:
+                    raw = file.read()
+            finally:
+                if not self.store_processed:
+                    os.remove(taken)
+            try:
+                return loads(bytes_to_str(raw))
+            except ValueError:
+                logger.error("dropped an unreadable message %s (%d bytes) from queue %s", name, len(raw), queue)
+        raise Empty()
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel

@@ -1,0 +1,20 @@
+"""The driver for a tenant: the configured driver class, bound to the tenant's access record.
+
+Every cloud call is bounded: unless the cloud's own options say otherwise, each HTTP request to
+Keystone and Nova gives up after `CLOUD_TIMEOUT_SECONDS` (connecting and reading alike).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.conf import settings
+
+from cohort.cloud import CloudDriver, load_driver
+from cohort.openstack.models import Tenant
+
+
+def cloud_for(tenant: Tenant) -> CloudDriver:
+    access = tenant.cloud_access()
+    access = replace(access, options={"timeout": settings.CLOUD_TIMEOUT_SECONDS, **access.options})
+    return load_driver(settings.CLOUD_DRIVER)(access)

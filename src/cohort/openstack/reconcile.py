@@ -1,0 +1,222 @@
+"""Reconciliation: making Cohort's records match what Nova has.
+
+`pull` refreshes one settled group (policy, rules, members) from Nova; `pull_tenant` reconciles a
+whole tenant with one paged listing of its groups and one of its servers: it imports groups Nova has
+and Cohort lacks, refreshes settled records, drops settled records whose group is confirmed gone, and
+leaves records in transition alone (their own step owns them). A group that a create made after the
+record had already gone ERRED (the cloud answered too late) is linked to that record, never imported
+as a second one. Nothing here runs a lifecycle step; that is `cohort.openstack.steps`.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from functools import wraps
+
+from django.db import transaction
+from django.utils import timezone
+
+from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, RemoteServerGroup
+from cohort.core import intent
+from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
+from cohort.openstack.clouds import cloud_for
+from cohort.openstack.models import Instance, ServerGroup, Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def records_failure(func: Callable[[int], None]) -> Callable[[int], None]:
+    """Turn an unexpected exception into an ERRED record, with the traceback for staff."""
+
+    @wraps(func)
+    def run(group_id: int) -> None:
+        try:
+            func(group_id)
+        except Exception as error:
+            logger.exception("server group %s: %s failed", group_id, func.__name__)
+            _fail_if_settled(
+                ServerGroup(pk=group_id), f"{type(error).__name__}: {error}", traceback.format_exc()
+            )
+
+    return run
+
+
+@records_failure
+def pull(group_id: int) -> None:
+    group = ServerGroup.objects.select_related("tenant__service_settings").filter(pk=group_id).first()
+    if group is None or group.state not in SETTLED or not group.backend_id:
+        return
+    driver = cloud_for(group.tenant)
+    try:
+        remote = driver.get_server_group(group.backend_id)
+        servers = driver.list_servers()
+    except NotFound:
+        _fail_if_settled(group, f"Server group {group.backend_id} is gone from OpenStack.")
+        return
+    except CloudError as error:
+        _fail_if_settled(group, error.message)
+        return
+    with transaction.atomic():
+        locked = ServerGroup.objects.select_for_update().filter(pk=group.pk, state__in=SETTLED).first()
+        if locked is None:
+            return
+        _apply(locked, remote)
+        _sync_servers(group.tenant, servers, [(remote, locked)])
+
+
+def _fail_if_settled(group: ServerGroup, message: str, trace: str = "") -> None:
+    try:
+        move(group, State.ERRED, sources=SETTLED, error_message=message, error_traceback=trace)
+    except InvalidState:
+        pass
+
+
+def _apply(record: ServerGroup, remote: RemoteServerGroup) -> None:
+    """Take what Nova owns (policy, rules) onto a settled record, and mark it OK. The caller holds
+    the row's lock, so the record is still settled."""
+    fields = {"policy": remote.policy, "rules": dict(remote.rules), "error_message": "", "error_traceback": ""}
+    move(record, State.OK, sources=SETTLED, backend_id=remote.id, **fields, **intent.settled())
+
+
+def _sync_servers(
+    tenant: Tenant, servers: list[RemoteServer], pairs: list[tuple[RemoteServerGroup, ServerGroup]]
+) -> None:
+    """Make the tenant's instance records match Nova's servers, and membership match `pairs`.
+
+    Each pair is a Nova group and its record; their membership is taken from Nova. Membership in any
+    other group is left as it was. Servers gone from Nova lose their records.
+    """
+    member_of = {server_id: record.pk for remote, record in pairs for server_id in remote.members}
+    authoritative = {record.pk for _, record in pairs}
+    existing = {i.backend_id: i for i in Instance.objects.filter(tenant=tenant)}
+    now = timezone.now()
+    new, changed = [], []
+    for server in servers:
+        instance = existing.get(server.id)
+        current = instance.server_group_id if instance else None
+        group_pk = member_of.get(server.id, None if current in authoritative else current)
+        values = (server.name, server.host_id, server.status, group_pk)
+        if instance is None:
+            new.append(
+                Instance(
+                    tenant=tenant,
+                    backend_id=server.id,
+                    name=server.name,
+                    host_id=server.host_id,
+                    status=server.status,
+                    server_group_id=group_pk,
+                )
+            )
+        elif (instance.name, instance.host_id, instance.status, current) != values:
+            instance.name, instance.host_id, instance.status, instance.server_group_id = values
+            instance.modified = now
+            changed.append(instance)
+    Instance.objects.bulk_create(new)
+    Instance.objects.bulk_update(changed, ["name", "host_id", "status", "server_group", "modified"])
+    Instance.objects.filter(tenant=tenant).exclude(backend_id__in=[s.id for s in servers]).delete()
+
+
+def pull_tenant(tenant_id: int) -> None:
+    """Reconcile a tenant: import groups Nova has and Cohort lacks, refresh settled ones, drop settled
+    records whose group is gone, and leave records in transition alone. One paged listing of groups and
+    one of servers, plus a GET to confirm each group that seems gone before its record is dropped."""
+    tenant = Tenant.objects.select_related("service_settings").filter(pk=tenant_id, state=State.OK).first()
+    if tenant is None or not tenant.backend_id:
+        return
+    driver = cloud_for(tenant)
+    try:
+        remotes = driver.list_server_groups()
+        servers = driver.list_servers()
+        gone = _confirm_gone(driver, tenant, remotes)
+    except CloudError as error:
+        logger.warning("tenant %s: pull failed: %s", tenant, error.message)
+        Tenant.objects.filter(pk=tenant.pk).update(error_message=error.message)
+        return
+    with transaction.atomic():
+        records = list(ServerGroup.objects.select_for_update().filter(tenant=tenant))
+        by_backend_id = {r.backend_id: r for r in records if r.backend_id}
+        in_flight = {r.name for r in records if r.state in TRANSITIONAL and not r.backend_id}
+        # A create whose answer came too late (a timeout) left its record ERRED without a backend
+        # id, and Nova may have made the group after all: that group is this record's.
+        unfinished = {r.name: r for r in records if r.state == State.ERRED and not r.backend_id}
+        names = {r.name for r in records}
+        pairs, strays = [], []
+        for remote in remotes:
+            record = by_backend_id.get(remote.id)
+            if record is None:
+                if remote.name in in_flight:
+                    continue  # a create in progress made it; that step will adopt it
+                record = unfinished.pop(remote.name, None)
+                if record is not None and record.policy == remote.policy:
+                    _apply(record, remote)
+                    logger.info("server group %s linked to Nova group %s, made after it erred", record.pk, remote.id)
+                elif _is_stray(remote, records):
+                    strays.append(remote.id)
+                    continue
+                else:
+                    record = _import(tenant, remote, names)
+            elif record.state in SETTLED:
+                _apply(record, remote)
+            else:
+                continue
+            pairs.append((remote, record))
+        stale = [r.pk for r in records if r.state in SETTLED and r.backend_id in gone]
+        ServerGroup.objects.filter(pk__in=stale).delete()
+        _sync_servers(tenant, servers, pairs)
+        Tenant.objects.filter(pk=tenant.pk).update(error_message="")
+    _delete_strays(driver, strays)
+    logger.info("tenant %s pulled: %d groups in Nova, %d records removed", tenant, len(remotes), len(stale))
+
+
+def _is_stray(remote: RemoteServerGroup, records: list[ServerGroup]) -> bool:
+    """Whether `remote`, linked to no record, is the late twin of a create that timed out: same name
+    and policy as a record linked to another group, no members, inside that record's stray window."""
+    now = timezone.now()
+    return not remote.members and any(
+        r.name == remote.name and r.policy == remote.policy and r.backend_id and r.strays_until and r.strays_until > now
+        for r in records
+    )
+
+
+def _delete_strays(driver: CloudDriver, strays: list[str]) -> None:
+    for backend_id in strays:
+        try:
+            driver.delete_server_group(backend_id)
+            logger.warning("deleted Nova group %s: the late twin of a create whose answer never came", backend_id)
+        except CloudError as error:
+            logger.error("could not delete the stray Nova group %s: %s", backend_id, error.message)
+
+
+def _confirm_gone(driver: CloudDriver, tenant: Tenant, remotes: list[RemoteServerGroup]) -> set[str]:
+    """The backend ids of settled groups that Nova's listing lacks and a GET confirms are gone; a group
+    the GET finds after all (a listing can miss one deleted-and-shifted across a page boundary) is
+    added to `remotes`."""
+    listed = {remote.id for remote in remotes}
+    linked = (
+        ServerGroup.objects.filter(tenant=tenant, state__in=SETTLED)
+        .exclude(backend_id="")
+        .values_list("backend_id", flat=True)
+    )
+    gone = set()
+    for backend_id in set(linked) - listed:
+        try:
+            remotes.append(driver.get_server_group(backend_id))
+        except NotFound:
+            gone.add(backend_id)
+    return gone
+
+
+def _import(tenant: Tenant, remote: RemoteServerGroup, names: set[str]) -> ServerGroup:
+    # Nova allows duplicate names and Cohort does not: a clashing import gets the Nova id as a suffix.
+    name = remote.name if remote.name not in names else f"{remote.name[:110]} ({remote.id})"[:150]
+    names.add(name)
+    return ServerGroup.objects.create(
+        tenant=tenant,
+        name=name,
+        policy=remote.policy,
+        rules=dict(remote.rules),
+        backend_id=remote.id,
+        state=State.OK,
+    )

@@ -1,0 +1,178 @@
+"""The cloud steps of a server group's lifecycle: create, replace (a policy change) and delete.
+
+`advance(group_id)` is what a worker runs for a group in a transitional state. It claims the row's
+lease (`cohort.core.intent`), runs the step the state calls for, and records the outcome with a state
+move guarded by that lease, so a worker that lost its lease (it hung past it and another took over)
+can never overwrite the other's result. Every step is idempotent and adopts what Nova already made:
+running it again after a lost message, a dead worker or a timeout leaves neither a duplicate nor an
+orphan. A cloud's refusal leaves the record ERRED with the cloud's own message; a transient failure
+(no answer, a timeout, a 5xx) is tried again with backoff, `STEP_ATTEMPTS` times in all, and then
+left ERRED with the last message.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.utils import timezone
+
+from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServerGroup, Unreachable
+from cohort.core import intent
+from cohort.core.states import TRANSITIONAL, InvalidState, State, move
+from cohort.openstack.clouds import cloud_for
+from cohort.openstack.models import ServerGroup
+
+logger = logging.getLogger(__name__)
+
+
+def advance(group_id: int) -> None:
+    """Run the pending step of group `group_id`, unless another worker holds it or it has none."""
+    if _cloud_is_busy(group_id):
+        logger.info("server group %s: its cloud already runs %d steps; the sweep will retry",
+                    group_id, settings.CLOUD_CONCURRENCY)  # fmt: skip
+        return
+    lease = intent.claim(ServerGroup.objects, group_id, states=TRANSITIONAL)
+    if lease is None:
+        return
+    with intent.renewed(lease):
+        group = ServerGroup.objects.select_related("tenant__service_settings").filter(pk=group_id).first()
+        if group is None:
+            return
+        step = STEPS[State(group.state)]
+        try:
+            step(group, lease)
+        except (Unreachable, SoftTimeLimitExceeded) as error:
+            message = error.message if isinstance(error, CloudError) else "The cloud did not answer in time."
+            if step is not delete:  # the create may reach Nova yet, after a retry made another
+                strays_until = timezone.now() + timedelta(seconds=settings.STRAY_WINDOW_SECONDS)
+                ServerGroup.objects.filter(pk=group_id).update(strays_until=strays_until)
+            if lease.attempt < settings.STEP_ATTEMPTS:
+                delay = intent.backoff(lease.attempt)
+                logger.warning("server group %s: %s failed (%s); attempt %d of %d again in %.0f s", group_id,
+                               step.__name__, message, lease.attempt, settings.STEP_ATTEMPTS, delay)  # fmt: skip
+                lease.release(retry_in=delay)
+            else:
+                _fail(group, lease, message)
+        except CloudError as error:
+            _fail(group, lease, error.message)
+        except Exception as error:
+            logger.exception("server group %s: %s failed", group_id, step.__name__)
+            _fail(group, lease, f"{type(error).__name__}: {error}", traceback.format_exc())
+
+
+def create(group: ServerGroup, lease: intent.Lease) -> None:
+    # In CREATING, an earlier attempt may have reached Nova before it died or timed out.
+    earlier_attempt = group.state == State.CREATING
+    move(group, State.CREATING, guard=lease.guard)
+    driver = cloud_for(group.tenant)
+    remote = adopt(driver, group) if earlier_attempt else None
+    remote = remote or driver.create_server_group(name=group.name, policy=group.policy, rules=group.rules)
+    _record_created(group, driver, remote, State.CREATING, lease)
+
+
+def replace(group: ServerGroup, lease: intent.Lease) -> None:
+    """Carry out a policy change: delete the empty Nova group, create one with the new policy."""
+    earlier_attempt = group.state == State.UPDATING
+    move(group, State.UPDATING, guard=lease.guard)
+    driver = cloud_for(group.tenant)
+    old_id = group.backend_id
+    if old_id:
+        try:
+            remote = driver.get_server_group(old_id)
+        except NotFound:
+            remote = None
+        if remote is not None and remote.policy == group.policy and dict(remote.rules) == group.rules:
+            _record_created(group, driver, remote, State.UPDATING, lease)  # already replaced
+            return
+        if remote is not None and remote.members:
+            _fail(group, lease, "The Nova group has members now, so its policy cannot change; pull to see them.")
+            return
+        if remote is not None:
+            driver.delete_server_group(old_id)
+        ServerGroup.objects.filter(pk=group.pk, **lease.guard).update(backend_id="")
+    new = adopt(driver, group, exclude=old_id) if earlier_attempt else None
+    new = new or driver.create_server_group(name=group.name, policy=group.policy, rules=group.rules)
+    _record_created(group, driver, new, State.UPDATING, lease)
+
+
+def delete(group: ServerGroup, lease: intent.Lease) -> None:
+    move(group, State.DELETING, guard=lease.guard)
+    if group.backend_id:
+        try:
+            cloud_for(group.tenant).delete_server_group(group.backend_id)
+        except NotFound:
+            pass  # already gone: that is what was asked for
+    ServerGroup.objects.filter(pk=group.pk, state=State.DELETING, **lease.guard).delete()
+
+
+STEPS: dict[State, Callable[[ServerGroup, intent.Lease], None]] = {
+    State.CREATION_SCHEDULED: create,
+    State.CREATING: create,
+    State.UPDATE_SCHEDULED: replace,
+    State.UPDATING: replace,
+    State.DELETION_SCHEDULED: delete,
+    State.DELETING: delete,
+}
+
+
+def adopt(driver: CloudDriver, group: ServerGroup, exclude: str = "") -> RemoteServerGroup | None:
+    """The Nova group an earlier attempt made: one with the record's name and policy that no record
+    links to, or None. If several attempts timed out and each reached Nova, the others are strays that
+    reconciliation deletes (see `ServerGroup.strays_until`)."""
+    linked = set(
+        ServerGroup.objects.filter(tenant=group.tenant).exclude(backend_id="").values_list("backend_id", flat=True)
+    )
+    candidates = [
+        remote
+        for remote in driver.list_server_groups()
+        if remote.name == group.name and remote.policy == group.policy and remote.id not in linked | {exclude}
+    ]
+    return candidates[0] if candidates else None
+
+
+def _record_created(
+    group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State, lease: intent.Lease
+) -> None:
+    """Link the record to the Nova group just made and mark it OK; never leave that group orphaned."""
+    try:
+        move(group, State.OK, sources={source}, guard=lease.guard, backend_id=remote.id, error_message="",
+             error_traceback="", **intent.settled())  # fmt: skip
+        return
+    except InvalidState:
+        pass
+    # Someone else moved the record meanwhile. If staff set its state by hand, keep their state but
+    # link the group; if the record is gone (unlinked) or another attempt linked its own group, ours
+    # has no record and must go.
+    if ServerGroup.objects.filter(pk=group.pk, backend_id__in=["", remote.id]).update(backend_id=remote.id):
+        return
+    logger.warning("server group %s: Nova group %s has no record (unlinked, or made twice); deleting it",
+                   group.pk, remote.id)  # fmt: skip
+    try:
+        driver.delete_server_group(remote.id)
+    except CloudError as error:
+        logger.error("could not delete orphan Nova group %s: %s", remote.id, error.message)
+
+
+def _fail(group: ServerGroup, lease: intent.Lease, message: str, trace: str = "") -> None:
+    try:
+        move(group, State.ERRED, sources=TRANSITIONAL, guard=lease.guard, error_message=message,
+             error_traceback=trace, **intent.settled())  # fmt: skip
+    except InvalidState:  # gone, settled by staff, or taken over by another worker
+        return
+    logger.warning("server group %s erred: %s", group.pk, message)
+
+
+def _cloud_is_busy(group_id: int) -> bool:
+    """Whether the group's cloud already runs `CLOUD_CONCURRENCY` steps, so that one slow or hung
+    cloud cannot take every worker from the others. A soft limit: two workers that check at the same
+    moment may both go ahead."""
+    cloud_id = ServerGroup.objects.filter(pk=group_id).values_list("tenant__service_settings_id", flat=True).first()
+    running = ServerGroup.objects.filter(tenant__service_settings_id=cloud_id, due_at__gt=timezone.now()).exclude(
+        lease_owner=""
+    )
+    return cloud_id is not None and running.count() >= settings.CLOUD_CONCURRENCY
