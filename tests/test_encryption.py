@@ -1,14 +1,16 @@
 """Cloud credentials at rest: only tokens in the database, the same dicts in Python, the migration
-that encrypts old rows, the key file, and clear errors under a wrong key."""
+that encrypts old rows, key rotation, the key file, and clear errors under a wrong key."""
 
 import re
 import stat
 import threading
+from io import StringIO
 
 import pytest
 from cryptography.fernet import Fernet
 from django.apps import apps
 from django.core import serializers
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.views.debug import SafeExceptionReporterFilter
@@ -36,6 +38,12 @@ def decrypts_with(key: str, token: str) -> bool:
     except Exception:
         return False
     return True
+
+
+def rotate(*args) -> str:
+    out = StringIO()
+    call_command("rotate-credentials-key", *args, stdout=out)
+    return out.getvalue().strip()
 
 
 @pytest.fixture
@@ -118,6 +126,44 @@ def test_a_malformed_key_is_named_by_position_not_shown(world, settings):
     settings.CREDENTIALS_KEYS = []
     with pytest.raises(CredentialsKeyError, match="No credentials key"):
         ServiceSettings.objects.create(name="y", auth_url="https://k/v3")
+
+
+def test_rotation_reencrypts_every_row_with_the_first_key(secret_world, settings):
+    old, new = settings.CREDENTIALS_KEYS[0], Fernet.generate_key().decode()
+    settings.CREDENTIALS_KEYS = [new, old]
+    written_during_rotation = ServiceSettings.objects.create(name="new", auth_url="https://k/v3")
+    rows = ServiceSettings.objects.count() + Tenant.objects.count()
+    assert rotate() == f"{rows - 1} re-encrypted with the first key, 1 already were."
+    assert rotate() == f"0 re-encrypted with the first key, {rows} already were."
+
+    settings.CREDENTIALS_KEYS = [new]
+    for model in (ServiceSettings, Tenant):
+        for pk in model.objects.values_list("pk", flat=True):
+            stored = raw_credentials(model, pk)
+            assert decrypts_with(new, stored) and not decrypts_with(old, stored)
+    assert ServiceSettings.objects.get(pk=secret_world.cloud.pk).credentials["password"] == SECRET
+    assert Tenant.objects.get(pk=secret_world.tenant.pk).cloud_access().credentials["password"] == "tenant-" + SECRET
+    assert ServiceSettings.objects.get(pk=written_during_rotation.pk).credentials == {}
+
+
+def test_rotation_names_rows_no_key_opens_and_rotates_the_rest(secret_world, settings):
+    lost, old = settings.CREDENTIALS_KEYS[0], Fernet.generate_key().decode()
+    settings.CREDENTIALS_KEYS = [old]
+    other = ServiceSettings.objects.create(name="other", auth_url="https://k/v3", credentials={"password": "x"})
+    settings.CREDENTIALS_KEYS = [Fernet.generate_key().decode(), old]  # the world's key is lost
+    with pytest.raises(CommandError, match=rf"ServiceSettings.credentials of row {secret_world.cloud.pk}\b") as failure:
+        rotate()
+    assert lost not in str(failure.value) and "Tenant.credentials" in str(failure.value)
+    assert decrypts_with(settings.CREDENTIALS_KEYS[0], raw_credentials(ServiceSettings, other.pk))
+    assert ServiceSettings.objects.get(pk=other.pk).credentials == {"password": "x"}
+
+
+def test_generate_prints_a_new_key_and_changes_nothing(secret_world):
+    before = raw_credentials(ServiceSettings, secret_world.cloud.pk)
+    key = rotate("--generate")
+    Fernet(key)  # a valid key
+    assert key != rotate("--generate")
+    assert raw_credentials(ServiceSettings, secret_world.cloud.pk) == before
 
 
 @pytest.mark.django_db(transaction=True)
