@@ -1,6 +1,7 @@
 """The Django admin: usable by staff superusers, and it never shows a cloud's credentials."""
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -27,6 +28,29 @@ def test_admin_pages_work_and_hide_credentials():
         response = client.get(path)
         assert response.status_code == 200, path
         assert b"s3cret!" not in response.content and b"t0p!" not in response.content, path
+
+
+@pytest.mark.django_db
+def test_admin_edits_keep_credentials_and_work_under_a_wrong_key(settings):
+    """Credentials are encrypted at rest; a form that never shows them must not drop them on save, and
+    the pages must stay usable when the key is wrong (only a cloud call needs the secret)."""
+    root = get_user_model().objects.create_superuser("root", password="pw-for-test")
+    cloud = ServiceSettings.objects.create(name="prod", auth_url="https://k/v3", credentials={"password": "s3cret!"})
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(root)
+    form = {
+        "name": "prod-renamed", "type": "OpenStack", "customer": "", "auth_url": "https://k/v3",
+        "auth_type": "password", "region": "R1", "verify_tls": "on", "options": "{}", "state": "OK",
+        "error_message": "", "error_traceback": "",
+    }  # fmt: skip
+    response = client.post(f"/admin/structure/servicesettings/{cloud.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cloud.refresh_from_db()
+    assert (cloud.name, cloud.credentials) == ("prod-renamed", {"password": "s3cret!"})
+
+    settings.CREDENTIALS_KEYS = [Fernet.generate_key().decode()]
+    for path in ("/admin/structure/servicesettings/", f"/admin/structure/servicesettings/{cloud.pk}/change/"):
+        assert client.get(path).status_code == 200, path
 
 
 @pytest.mark.django_db

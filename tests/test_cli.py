@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from cohort.core.authentication import TokenAuthentication
 from cohort.openstack.models import Tenant
@@ -56,6 +57,29 @@ def test_a_whole_setup_by_commands():
     assert user.username == "alice"
     run("role", "alice", "member", "--project", "web", "--revoke")
     assert not ProjectRole.objects.filter(user__username="alice").exists()
+
+
+@pytest.mark.django_db
+def test_credentials_given_to_commands_are_stored_encrypted_and_reach_the_driver():
+    project = run("project", run("customer", "Acme"), "web")
+    run("cloud", "prod", "--auth-url", "https://k/v3", "--credential", "username=cohort",
+        "--credential", "password=cloud-secret", "--credential", "user_domain_name=Default")  # fmt: skip
+    tenant = run("tenant", "t", "--cloud", "prod", "--project", project, "--backend-id", "p1",
+                 "--credential", "username=own-user", "--credential", "password=tenant-secret")  # fmt: skip
+    stored = []
+    with connection.cursor() as cursor:
+        for table in ("structure_servicesettings", "openstack_tenant"):
+            cursor.execute(f"SELECT CAST(credentials AS TEXT) FROM {table}")
+            stored += [row[0] for row in cursor.fetchall()]
+    assert len(stored) == 2 and not any("secret" in text or "own-user" in text for text in stored)
+
+    access = Tenant.objects.get(uuid=tenant).cloud_access()
+    assert dict(access.credentials) == {
+        "username": "own-user",
+        "password": "tenant-secret",
+        "user_domain_name": "Default",
+    }
+    assert "secret" not in repr(access)
 
 
 @pytest.mark.django_db

@@ -39,6 +39,43 @@ if not SECRET_KEY:
         key_file.write_text(SECRET_KEY)
         key_file.chmod(0o600)
 
+
+# --- Cloud credentials, encrypted at rest (cohort.core.encryption) ---------------------------------
+# COHORT_CREDENTIALS_KEY: one or more Fernet keys, comma-separated. The first encrypts, all decrypt:
+# that is how a key is rotated (`cohort rotate-credentials-key`). Unset, a key is generated once into
+# COHORT_HOME/credentials_key, which suits one machine; processes on several machines must share
+# COHORT_CREDENTIALS_KEY. Never derived from SECRET_KEY: rotating one must not lock out the other.
+CREDENTIALS_KEY_FILE = HOME / "credentials_key"
+
+
+def credentials_keys(configured: str | None, key_file: Path) -> list[str]:
+    """The keys in `configured`, else in `key_file`, which is created (mode 0600) when missing."""
+    if not (configured or "").strip():
+        if not key_file.exists():
+            import tempfile
+
+            from cryptography.fernet import Fernet
+
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd, draft = tempfile.mkstemp(dir=key_file.parent, prefix=".credentials_key.")  # mode 0600
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(Fernet.generate_key() + b"\n")
+                try:
+                    # Atomic and never overwrites: of two processes starting at once, one key wins
+                    # and both use it.
+                    os.link(draft, key_file)
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(draft)
+        configured = key_file.read_text()
+    return [key.strip() for key in configured.replace("\n", ",").split(",") if key.strip()]
+
+
+CREDENTIALS_KEYS = credentials_keys(env("COHORT_CREDENTIALS_KEY"), CREDENTIALS_KEY_FILE)
+# --- end of cloud credentials ----------------------------------------------------------------------
+
 ALLOWED_HOSTS = [h.strip() for h in env("COHORT_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("COHORT_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 

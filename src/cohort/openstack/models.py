@@ -9,6 +9,7 @@ the database enforces it.
 from django.db import models
 
 from cohort.cloud import POLICIES, CloudAccess
+from cohort.core.encryption import EncryptedJSONField
 from cohort.core.intent import IntentModel
 from cohort.core.models import StateModel, TimeStampedModel, UuidModel
 from cohort.core.states import State
@@ -23,7 +24,7 @@ class Tenant(UuidModel, TimeStampedModel, StateModel):
     backend_id = models.CharField(max_length=255, blank=True, default="")
     state = models.CharField(max_length=20, choices=State.choices, default=State.OK)
     # The tenant's own user, when Cohort should act as it rather than with the cloud's credentials.
-    credentials = models.JSONField(default=dict, blank=True)
+    credentials = EncryptedJSONField(default=dict, blank=True)
 
     project_path = "project"
 

@@ -2,12 +2,14 @@
 
 A customer (an organisation) owns projects; people hold a role on a customer (owner) or on a project
 (manager, admin, member). Service settings describe one OpenStack cloud: where it is and the
-credentials Cohort uses there. Credentials never appear in an API response.
+credentials Cohort uses there. Credentials are encrypted at rest (`cohort.core.encryption`) and never
+appear in an API response.
 """
 
 from django.conf import settings
 from django.db import models
 
+from cohort.core.encryption import EncryptedJSONField
 from cohort.core.models import StateModel, TimeStampedModel, UuidModel
 from cohort.core.states import State
 
@@ -95,7 +97,7 @@ class ServiceSettings(UuidModel, TimeStampedModel, StateModel):
     shared = models.BooleanField(default=False)
     auth_url = models.CharField(max_length=500)
     auth_type = models.CharField(max_length=40, choices=AuthType.choices, default=AuthType.PASSWORD)
-    credentials = models.JSONField(default=dict, blank=True)
+    credentials = EncryptedJSONField(default=dict, blank=True)
     region = models.CharField(max_length=100, blank=True, default="")
     verify_tls = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True)
