@@ -100,6 +100,110 @@ def test_invalid_requests_are_bad_requests(
     assert refused.value.message == message
 
 
+INVALID_NAME = (
+    "An invalid 'name' value was provided. The name must be: printable characters. "
+    "Can not start or end with whitespace."
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "db\tweb",
+        "db\x00web",
+        "db\nweb",
+        "\ndb",
+        "\n",
+        "db\n\n",
+        "db\u200bweb",  # zero-width space: a format character, invisible
+        "db\u00adweb",  # soft hyphen: a format character too
+        "db\u2028web",  # line separator
+        "db\ue000",  # private use
+        "db\u0378",  # unassigned
+        "db\ufffe",  # a noncharacter
+        "web-\U0001f680",  # an emoji beyond U+FFFF
+        "\U0001d400bc",  # a letter, but beyond U+FFFF
+        "db ",
+        "\u00a0db",  # no-break space at the start
+        "db\u3000",  # ideographic space at the end
+        " ",
+        "db \n",
+        "\t" + "d" * 255,  # characters are judged before the length
+        "\U0001f680" * 256,
+    ],
+    ids=[
+        "tab", "nul", "inner-newline", "leading-newline", "only-newline", "two-trailing-newlines",
+        "zero-width-space", "soft-hyphen", "line-separator", "private-use", "unassigned", "noncharacter",
+        "emoji", "astral-letter", "trailing-space", "leading-no-break-space", "trailing-ideographic-space",
+        "only-space", "space-before-newline", "long-with-a-tab", "long-emoji",
+    ],
+)  # fmt: skip
+def test_names_nova_refuses_for_their_characters(tenant: Tenant, name: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        tenant.driver.create_server_group(name=name, policy="affinity")
+
+    assert refused.value.message == INVALID_NAME
+    assert tenant.driver.list_server_groups() == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["it's" * 64, "\u00fc" * 256, "d" * 255 + "\n"],
+    ids=["quotes", "non-ascii", "newline-counts"],
+)
+def test_too_long_names_are_quoted_as_python_does(tenant: Tenant, name: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        tenant.driver.create_server_group(name=name, policy="affinity")
+
+    assert refused.value.message == f"Invalid input for field/attribute name. Value: {name}. {name!r} is too long"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("\t", INVALID_NAME),
+        ("", "Invalid input for field/attribute name. Value: . '' should be non-empty"),
+        ("d" * 256, f"Invalid input for field/attribute name. Value: {'d' * 256}. '{'d' * 256}' is too long"),
+    ],
+    ids=["bad-characters", "empty", "too-long"],
+)
+def test_the_name_is_judged_before_the_policy(tenant: Tenant, name: str, message: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        tenant.driver.create_server_group(name=name, policy="spread")
+
+    assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Zürich-实验",
+        "d" * 255,
+        "\u00fc" * 255,
+        "web servers",
+        "d\u00a0b",  # a no-break space inside
+        "e\u0301",  # a combining mark
+        "\u0301e",  # even first
+        "\u2603 snow",  # a symbol below U+FFFF
+        "\u2764\ufe0f",  # an emoji written within U+FFFF, with a variation selector
+        "it's \"quoted\" \\ back",
+        "d\ufffdb",  # the replacement character
+        "db\n",  # one trailing newline slips through Nova's pattern
+        "d" * 254 + "\n",
+    ],
+    ids=[
+        "non-ascii-letters", "longest", "longest-non-ascii", "inner-space", "inner-no-break-space",
+        "combining-mark", "leading-combining-mark", "bmp-symbol", "bmp-emoji", "quotes-and-backslash",
+        "replacement-character", "one-trailing-newline", "longest-with-trailing-newline",
+    ],
+)  # fmt: skip
+def test_unusual_names_nova_accepts(tenant: Tenant, name: str) -> None:
+    group = tenant.driver.create_server_group(name=name, policy="affinity")
+
+    assert group.name == name
+    assert tenant.driver.get_server_group(group.id).name == name
+
+
 def test_duplicate_names_are_allowed(tenant: Tenant) -> None:
     first = tenant.driver.create_server_group(name="web", policy="affinity")
     second = tenant.driver.create_server_group(name="web", policy="affinity")
@@ -173,8 +277,7 @@ def test_delete_group_with_members_keeps_the_servers(tenant: Tenant) -> None:
 @pytest.mark.slow
 def test_listing_pages_past_novas_limit(tenant: Tenant) -> None:
     created = [
-        tenant.driver.create_server_group(name=f"g{n}", policy="soft-affinity")
-        for n in range(NOVA_PAGE_LIMIT + 1)
+        tenant.driver.create_server_group(name=f"g{n}", policy="soft-affinity") for n in range(NOVA_PAGE_LIMIT + 1)
     ]
 
     listed = tenant.driver.list_server_groups()
@@ -213,9 +316,7 @@ def test_anti_affinity_spreads_then_finds_no_valid_host(cloud: Cloud) -> None:
 
 def test_anti_affinity_rule_allows_that_many_per_host(cloud: Cloud) -> None:
     tenant = cloud.tenant()
-    group = tenant.driver.create_server_group(
-        name="db", policy="anti-affinity", rules={"max_server_per_host": 2}
-    )
+    group = tenant.driver.create_server_group(name="db", policy="anti-affinity", rules={"max_server_per_host": 2})
 
     booted = [tenant.boot_server(f"db-{n}", group.id) for n in range(2 * cloud.hosts + 1)]
 

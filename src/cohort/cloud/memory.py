@@ -1,14 +1,16 @@
 """An in-memory Nova for fast unit tests, and the reference for what a driver must do.
 
 It keeps Nova's observable semantics for server groups: the four policies, rules only with
-anti-affinity, a per-project quota (403; -1 is unlimited), duplicate names allowed, 404 for a missing
-or foreign group, deletion that leaves the servers in place, and membership decided at boot by a tiny
+anti-affinity, a per-project quota (403; -1 is unlimited), duplicate names allowed, 404 for a missing or
+foreign group, deletion that leaves the servers in place, and membership decided at boot by a tiny
 scheduler that honours the policy over a fixed set of hosts (a server that fits nowhere goes to ERROR
 and stays a member, as in Nova). Checks run in Nova's order (request schema, then quota, then the
-rules-only-with-anti-affinity check) and fail with Nova 34's own messages; the driver contract tests
-in `tests/cloud/` run the same cases here and against a real Nova, so the two cannot drift. State
-lives in the process, shared by every driver that names the same `auth_url` and project, so tests can
-look behind Cohort's back through `MemoryCloud.project(...)`.
+rules-only-with-anti-affinity check) and fail with Nova 34's own messages; within the schema a name's
+characters are judged before its length, by Nova's rule as `cohort.cloud.names` states it, which
+Cohort's API applies too. The driver contract tests in `tests/cloud/` run the same cases here and
+against a real Nova, so the two cannot drift. State lives in the process, shared by every driver that
+names the same `auth_url` and project, so tests can look behind Cohort's back through
+`MemoryCloud.project(...)`.
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ from cohort.cloud.base import (
     RemoteServer,
     RemoteServerGroup,
 )
+from cohort.cloud.names import NAME_MAX_LENGTH, refused_character
 
 DEFAULT_QUOTA = 10
 UNLIMITED = -1
 DEFAULT_HOSTS = ("host1", "host2", "host3")
-NAME_MAX_LENGTH = 255
+INVALID_NAME = (
+    "An invalid 'name' value was provided. The name must be: printable characters. "
+    "Can not start or end with whitespace."
+)
 
 
 @dataclass
@@ -186,19 +192,16 @@ def _not_found_message(group_id: str) -> str:
 
 
 def _validate_request(name: str, policy: str, rules: Mapping[str, int]) -> None:
-    """Nova's request schema for a 2.64 create, with its messages."""
+    """Nova's request schema for a 2.64 create, in its order (name, policy, rules), with its messages."""
+    if refused_character(name):
+        raise BadRequest(INVALID_NAME)
     if not name:
-        raise BadRequest(f"Invalid input for field/attribute name. Value: {name}. '{name}' should be non-empty")
+        raise BadRequest(f"Invalid input for field/attribute name. Value: {name}. {name!r} should be non-empty")
     if len(name) > NAME_MAX_LENGTH:
-        raise BadRequest(f"Invalid input for field/attribute name. Value: {name}. '{name}' is too long")
-    if name != name.strip() or not name.isprintable():
-        raise BadRequest(
-            "An invalid 'name' value was provided. The name must be: printable characters. "
-            "Can not start or end with whitespace."
-        )
+        raise BadRequest(f"Invalid input for field/attribute name. Value: {name}. {name!r} is too long")
     if policy not in POLICIES:
         raise BadRequest(
-            f"Invalid input for field/attribute policy. Value: {policy}. '{policy}' is not one of "
+            f"Invalid input for field/attribute policy. Value: {policy}. {policy!r} is not one of "
             "['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']"
         )
     unexpected = sorted(set(rules) - {"max_server_per_host"})

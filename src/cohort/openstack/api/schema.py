@@ -24,7 +24,7 @@ from cohort.core.schema import (
     list_responses,
 )
 from cohort.core.states import State
-from cohort.openstack.api.serializers import FIELDS, SetErredSerializer
+from cohort.openstack.api.serializers import FIELDS, ServerGroupNameField, SetErredSerializer
 from cohort.openstack.models import ServerGroup
 
 STATE_CHOICES = State.choices
@@ -115,7 +115,7 @@ class OpenStackServerGroupSerializer(serializers.Serializer):
 class ServerGroupInputSerializer(serializers.Serializer):
     """What a create or an update accepts (`OpenStackServerGroupRequest`, as the reference names it)."""
 
-    name = serializers.CharField(max_length=150)
+    name = ServerGroupNameField()
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
     policy = serializers.ChoiceField(
         choices=POLICY_CHOICES,

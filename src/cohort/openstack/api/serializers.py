@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from rest_framework import serializers
 
 from cohort.cloud import POLICIES
+from cohort.cloud.names import refused_character
 from cohort.core.fields import HexUUIDField, LinkField
 from cohort.core.rows import fetch_in, wire_datetime, wire_json, wire_uuid
 from cohort.core.states import State
@@ -154,8 +155,32 @@ class PolicyField(serializers.ChoiceField):
         super().__init__(choices=POLICIES, allow_blank=True, **kwargs)
 
 
+NAME_MAX_LENGTH = 150
+NAME_HELP = (
+    "1 to 150 characters; spaces at either end are trimmed. OpenStack refuses control and invisible formatting "
+    "characters, line and paragraph separators, and characters beyond U+FFFF (most emoji), so Cohort does too."
+)
+
+
+def validate_server_group_name(name: str) -> None:
+    """Refuse a name that OpenStack would refuse, so that the user learns it now rather than from a
+    record that goes ERRED later. A new policy replaces the Nova group under the current name, so a
+    rename must obey this too."""
+    refused = refused_character(name)
+    if refused:
+        raise serializers.ValidationError(refused.explain())
+
+
+class ServerGroupNameField(serializers.CharField):
+    """A server group's name, on create and update alike (and in the OpenAPI description)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", NAME_HELP)
+        super().__init__(max_length=NAME_MAX_LENGTH, validators=[validate_server_group_name], **kwargs)
+
+
 class ServerGroupWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=150)
+    name = ServerGroupNameField()
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
     policy = PolicyField(required=False)
     rules = RulesField(required=False)
