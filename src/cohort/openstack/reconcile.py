@@ -209,8 +209,10 @@ def _confirm_gone(driver: CloudDriver, tenant: Tenant, remotes: list[RemoteServe
 
 
 def _import(tenant: Tenant, remote: RemoteServerGroup, names: set[str]) -> ServerGroup:
-    # Nova allows duplicate names and Cohort does not: a clashing import gets the Nova id as a suffix.
-    name = remote.name if remote.name not in names else f"{remote.name[:110]} ({remote.id})"[:150]
+    # Nova allows duplicate names and 255 characters, Cohort neither: a clashing or too long name is
+    # shortened and gets the Nova id as a suffix.
+    fits = remote.name not in names and len(remote.name) <= ServerGroup._meta.get_field("name").max_length
+    name = remote.name if fits else f"{remote.name[:110]} ({remote.id})"[:150]
     names.add(name)
     return ServerGroup.objects.create(
         tenant=tenant,
