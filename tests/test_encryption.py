@@ -16,7 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.views.debug import SafeExceptionReporterFilter
 
 from cohort.core.encryption import CredentialsKeyError, EncryptedJSONField, Sealed, encrypted_fields
-from cohort.openstack import backend
+from cohort.openstack import steps
 from cohort.openstack.models import Tenant
 from cohort.settings import credentials_keys
 from cohort.structure.models import ServiceSettings
@@ -112,7 +112,7 @@ def test_a_wrong_key_fails_clearly_where_the_secret_is_needed(secret_world, sett
 
     # A worker records the same message on the group, not a stuck record or an empty dict.
     group = make_group(secret_world.tenant, "web", state="CREATION_SCHEDULED")
-    backend.provision(group.pk)
+    steps.advance(group.pk)
     group.refresh_from_db()
     assert group.state == "ERRED" and "COHORT_CREDENTIALS_KEY" in group.error_message
     assert SECRET not in group.error_message + group.error_traceback

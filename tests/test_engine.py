@@ -6,7 +6,7 @@ the in-memory Nova, inspected behind Cohort's back through `memory_project`.
 
 import pytest
 
-from cohort.cloud import Forbidden
+from cohort.cloud import Forbidden, Unreachable
 from cohort.core.states import State
 from cohort.openstack import reconcile, steps
 from cohort.openstack.models import Instance, ServerGroup
@@ -271,3 +271,25 @@ def test_unlink_removes_record_but_not_the_cloud_group(world, api, django_captur
     assert response.status_code == 204
     assert not ServerGroup.objects.filter(pk=group.pk).exists()
     assert group.backend_id in memory_project(world.tenant).groups
+
+
+def test_the_periodic_job_pulls_each_cloud_in_one_task_and_spares_an_unreachable_one(world, monkeypatch):
+    from cohort.openstack import tasks
+    from cohort.structure.models import ServiceSettings
+    from tests.conftest import make_tenant
+
+    down = ServiceSettings.objects.create(name="down", auth_url="memory://down", auth_type="admin_token")
+    first, second = make_tenant("d1", world.web, down), make_tenant("d2", world.web, down)
+    pulled = []
+    real = reconcile.pull_tenant
+
+    def pull(tenant_id):
+        pulled.append(tenant_id)
+        if tenant_id == first.pk:
+            memory_project(first).failures["list_server_groups"] = Unreachable("The cloud did not answer")
+        return real(tenant_id)
+
+    monkeypatch.setattr(reconcile, "pull_tenant", pull)
+    tasks.reconcile_all()
+    assert first.pk in pulled and second.pk not in pulled  # the cloud did not answer: spared this round
+    assert {world.tenant.pk, world.other_tenant.pk} <= set(pulled)  # the other cloud's tenants, all

@@ -72,7 +72,7 @@ class Rig:
             return False
 
     def start_worker(self) -> None:
-        self.worker = start_worker(self.env, driver=OPENSTACK_DRIVER)
+        self.worker = start_worker(self.env, driver=OPENSTACK_DRIVER, concurrency=2)
 
     def stop(self) -> None:
         for process in (self.worker, self.web):

@@ -88,8 +88,11 @@ def real_broker(home: Path) -> Iterator[dict[str, str]]:
         forget_connections()
 
 
-def start_worker(env: dict[str, str], driver: str = MEMORY_DRIVER, concurrency: int = 2) -> subprocess.Popen:
-    """A worker as production runs it (prefork, so task time limits hold), in its own process group."""
+def start_worker(env: dict[str, str], driver: str = MEMORY_DRIVER, concurrency: int = 1) -> subprocess.Popen:
+    """A worker as production runs it (prefork, so task time limits hold), in its own process group.
+
+    One pool process by default: the in-memory Nova lives in the process that runs the task, so two
+    would be two clouds."""
     command = [sys.executable, "-m", "celery", "--app", "cohort", "worker", "--pool", "prefork",
                "--concurrency", str(concurrency), "--loglevel", "INFO",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip

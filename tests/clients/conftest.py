@@ -5,8 +5,8 @@ kombu's filesystem transport in a temporary COHORT_HOME (the embedded default's 
 other worker of the suite can take tasks from: the broker tests' worker shares CI's Redis, and a task
 of theirs run here, with another in-memory Nova, would break them), with the in-memory Nova inside the
 worker. Nothing runs eagerly: a create is answered by gunicorn in CREATION_SCHEDULED and made OK by
-the worker. They start once per session and are stopped at its end, before the test database is
-dropped.
+the worker. They start once for this package and are stopped after its last test, before other tests
+(whose workers use other clouds) run on the same database.
 
 This process only writes fixture rows (committed: the tests use `transactional_db`) and talks HTTP.
 Each test gets a cloud of its own (a fresh `memory://` URL), so the worker's in-memory Nova, which
@@ -85,9 +85,10 @@ def wait_until_serving(live: LiveCohort) -> None:
     raise AssertionError(f"Cohort did not answer on {live.url} within {STARTUP_TIMEOUT}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_cohort(tmp_path_factory, django_db_setup, django_db_blocker):
-    """gunicorn and a worker on the test database; stopped before the database is dropped."""
+    """gunicorn and a worker on the test database, for this package's tests only: the worker sweeps
+    the whole database for due work (with its in-memory Nova), so it must not outlive them."""
     with django_db_blocker.unblock():
         database = database_url()
     port = free_port()

@@ -7,7 +7,10 @@ and failures that never reach Nova (a dead endpoint, a refused token) arriving a
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
+import time
 
 import pytest
 
@@ -99,8 +102,10 @@ def test_real_clouds_get_keystone_v3_plugins_with_tls_verification_on() -> None:
     )
     connection = connect(password)
     assert connection.session.verify is True
-    assert type(connection.session.auth).__name__ == "Password"
-    assert connection.session.auth._project_id == "tenant-project"  # the token is scoped to the tenant
+    auth = type(connection.session.auth)
+    assert (auth.__module__, auth.__name__) == ("keystoneauth1.identity.v3.password", "Password")
+    assert connection.session.auth.project_id == "tenant-project"  # the token is scoped to the tenant
+    assert connection.session.auth.auth_url == "https://keystone.example.invalid/v3"
 
     credential = CloudAccess(
         auth_url="https://keystone.example.invalid/v3",
@@ -123,3 +128,75 @@ def test_a_tenant_keeps_one_connection_across_drivers(lab: cohort_lab.Lab) -> No
     assert second._session.microversions == {"2.64": "2.64"}  # negotiated by the first driver
     other = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, "another-project"))
     assert other._connection is not first._connection
+
+
+def bounded(call, seconds: float):
+    """Run `call` in a thread; fail (instead of hanging the suite) if it is not done in `seconds`."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except Exception as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"the call did not return within {seconds} s"
+    return outcome, time.monotonic() - started
+
+
+def test_a_cloud_that_never_answers_times_out() -> None:
+    """Connected, but no answer ever comes (a hung API process): the call gives up after its timeout."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel accepts connections; nobody reads them
+        access = CloudAccess(
+            auth_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v2.1",
+            project_id="p",
+            auth_type="admin_token",
+            credentials={"token": "demo:p"},
+            options={"timeout": 1},
+        )
+        outcome, took = bounded(lambda: OpenStackDriver(access).list_server_groups(), 15)
+    assert isinstance(outcome.get("error"), Unreachable), outcome
+    assert took < 10
+
+
+class Refuses401(http.server.BaseHTTPRequestHandler):
+    """A Keystone that answers 401 to everything, version discovery included."""
+
+    def answer(self):
+        body = b'{"error": {"code": 401, "message": "The request you have made requires authentication."}}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("suffix", ["/v3", ""])
+def test_a_keystone_answering_401_to_discovery_is_a_refusal_not_a_hang(suffix) -> None:
+    """keystoneauth's generic plugins deadlock here (a 401 discovery is retried authenticated under
+    the plugin's own lock); the driver's v3 plugins post the credentials and get a plain 401."""
+    keystone = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuses401)
+    threading.Thread(target=keystone.serve_forever, daemon=True).start()
+    try:
+        access = CloudAccess(
+            auth_url=f"http://127.0.0.1:{keystone.server_port}{suffix}",
+            project_id="p",
+            credentials={"username": "cohort", "password": "wrong", "user_domain_name": "Default"},
+            options={"timeout": 5},
+        )
+        outcome, _ = bounded(lambda: OpenStackDriver(access).list_server_groups(), 15)
+    finally:
+        keystone.shutdown()
+    assert isinstance(outcome.get("error"), Forbidden), outcome
+    assert "requires authentication" in outcome["error"].message

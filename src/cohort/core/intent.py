@@ -132,8 +132,8 @@ def mark_dispatched(queryset: models.QuerySet, pks: Iterable[int], *, now: datet
 
 
 def backoff(attempt: int) -> float:
-    """Seconds before a transient failure is tried again: 2, 4, 8, ... up to a minute."""
-    return float(min(2**attempt, 60))
+    """Seconds before a transient failure is tried again: 2, 4, 8, then every 15."""
+    return float(min(2**attempt, 15))
 
 
 def _lease_length() -> timedelta:

@@ -18,7 +18,7 @@ from functools import wraps
 from django.db import transaction
 from django.utils import timezone
 
-from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, RemoteServerGroup
+from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, RemoteServerGroup, Unreachable
 from cohort.core import intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.openstack.clouds import cloud_for
@@ -118,13 +118,14 @@ def _sync_servers(
     Instance.objects.filter(tenant=tenant).exclude(backend_id__in=[s.id for s in servers]).delete()
 
 
-def pull_tenant(tenant_id: int) -> None:
+def pull_tenant(tenant_id: int) -> bool:
     """Reconcile a tenant: import groups Nova has and Cohort lacks, refresh settled ones, drop settled
     records whose group is gone, and leave records in transition alone. One paged listing of groups and
-    one of servers, plus a GET to confirm each group that seems gone before its record is dropped."""
+    one of servers, plus a GET to confirm each group that seems gone before its record is dropped.
+    Returns False when the cloud did not answer (so the caller can spare its other tenants)."""
     tenant = Tenant.objects.select_related("service_settings").filter(pk=tenant_id, state=State.OK).first()
     if tenant is None or not tenant.backend_id:
-        return
+        return True
     driver = cloud_for(tenant)
     try:
         remotes = driver.list_server_groups()
@@ -133,7 +134,7 @@ def pull_tenant(tenant_id: int) -> None:
     except CloudError as error:
         logger.warning("tenant %s: pull failed: %s", tenant, error.message)
         Tenant.objects.filter(pk=tenant.pk).update(error_message=error.message)
-        return
+        return not isinstance(error, Unreachable)
     with transaction.atomic():
         records = list(ServerGroup.objects.select_for_update().filter(tenant=tenant))
         by_backend_id = {r.backend_id: r for r in records if r.backend_id}
@@ -168,6 +169,7 @@ def pull_tenant(tenant_id: int) -> None:
         Tenant.objects.filter(pk=tenant.pk).update(error_message="")
     _delete_strays(driver, strays)
     logger.info("tenant %s pulled: %d groups in Nova, %d records removed", tenant, len(remotes), len(stale))
+    return True
 
 
 def _is_stray(remote: RemoteServerGroup, records: list[ServerGroup]) -> bool:

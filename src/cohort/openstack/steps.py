@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServerGroup, Unreachable
 from cohort.core import intent
-from cohort.core.states import TRANSITIONAL, InvalidState, State, move
+from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import ServerGroup
 
@@ -44,13 +44,13 @@ def advance(group_id: int) -> None:
         if group is None:
             return
         step = STEPS[State(group.state)]
+        logger.info("server group %s: %s (%s, attempt %d)", group_id, step.__name__, group.state, lease.attempt)
         try:
             step(group, lease)
         except (Unreachable, SoftTimeLimitExceeded) as error:
             message = error.message if isinstance(error, CloudError) else "The cloud did not answer in time."
             if step is not delete:  # the create may reach Nova yet, after a retry made another
-                strays_until = timezone.now() + timedelta(seconds=settings.STRAY_WINDOW_SECONDS)
-                ServerGroup.objects.filter(pk=group_id).update(strays_until=strays_until)
+                _open_stray_window(group_id)
             if lease.attempt < settings.STEP_ATTEMPTS:
                 delay = intent.backoff(lease.attempt)
                 logger.warning("server group %s: %s failed (%s); attempt %d of %d again in %.0f s", group_id,
@@ -145,17 +145,29 @@ def _record_created(
         return
     except InvalidState:
         pass
-    # Someone else moved the record meanwhile. If staff set its state by hand, keep their state but
-    # link the group; if the record is gone (unlinked) or another attempt linked its own group, ours
-    # has no record and must go.
-    if ServerGroup.objects.filter(pk=group.pk, backend_id__in=["", remote.id]).update(backend_id=remote.id):
+    # Our lease is gone: staff settled the record by hand, unlinked it, or another worker took the
+    # step over after our lease ran out.
+    current = ServerGroup.objects.filter(pk=group.pk).values_list("state", "backend_id").first()
+    if current is not None and current[0] not in SETTLED:
+        # The other worker may be adopting our group this very moment, or making its own: ours is left
+        # to reconciliation, which deletes it if it is still unlinked (see `ServerGroup.strays_until`).
+        _open_stray_window(group.pk)
+        logger.warning("server group %s: lost its lease while making Nova group %s", group.pk, remote.id)
         return
+    if current is not None and current[1] in ("", remote.id):
+        ServerGroup.objects.filter(pk=group.pk, backend_id=current[1]).update(backend_id=remote.id)
+        return  # settled by hand without a group: ours is its group
     logger.warning("server group %s: Nova group %s has no record (unlinked, or made twice); deleting it",
                    group.pk, remote.id)  # fmt: skip
     try:
         driver.delete_server_group(remote.id)
     except CloudError as error:
         logger.error("could not delete orphan Nova group %s: %s", remote.id, error.message)
+
+
+def _open_stray_window(group_id: int) -> None:
+    strays_until = timezone.now() + timedelta(seconds=settings.STRAY_WINDOW_SECONDS)
+    ServerGroup.objects.filter(pk=group_id).update(strays_until=strays_until)
 
 
 def _fail(group: ServerGroup, lease: intent.Lease, message: str, trace: str = "") -> None:
