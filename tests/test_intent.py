@@ -201,3 +201,36 @@ def test_a_same_named_group_made_outside_is_imported_when_no_create_timed_out(wo
     driver.create_server_group(name="twin", policy="anti-affinity")
     reconcile.pull_tenant(world.tenant.pk)
     assert ServerGroup.objects.filter(tenant=world.tenant).count() == 2
+
+
+def test_a_step_that_lost_its_lease_leaves_its_group_to_reconciliation(world, monkeypatch):
+    """The worker hung past its lease; another took the step over and made its own group. The first
+    one's group must end neither linked twice nor orphaned."""
+    group = pending(world.tenant, "slow")
+    real = steps.cloud_for
+
+    def another_worker_takes_over(tenant):
+        driver = real(tenant)
+        create = driver.create_server_group
+
+        def create_while_losing_the_lease(**kwargs):
+            mine = create(**kwargs)
+            ServerGroup.objects.filter(pk=group.pk).update(due_at=timezone.now() + PAST)  # our lease ran out
+            theirs = intent.claim(ServerGroup.objects, group.pk, states=TRANSITIONAL)
+            assert theirs is not None
+            return mine
+
+        driver.create_server_group = create_while_losing_the_lease
+        return driver
+
+    monkeypatch.setattr(steps, "cloud_for", another_worker_takes_over)
+    steps.advance(group.pk)
+    group = reload(group)
+    assert group.state == State.CREATING and group.backend_id == ""  # the other worker's to finish
+    assert group.strays_until > timezone.now()
+    monkeypatch.setattr(steps, "cloud_for", real)
+    ServerGroup.objects.filter(pk=group.pk).update(due_at=timezone.now() + PAST)  # the other one dies too
+    steps.advance(group.pk)  # a third attempt adopts the first group
+    group = reload(group)
+    cloud = memory_project(world.tenant)
+    assert group.state == State.OK and list(cloud.groups) == [group.backend_id]

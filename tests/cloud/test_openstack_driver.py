@@ -148,16 +148,22 @@ def bounded(call, seconds: float):
     return outcome, time.monotonic() - started
 
 
-def test_a_cloud_that_never_answers_times_out() -> None:
-    """Connected, but no answer ever comes (a hung API process): the call gives up after its timeout."""
+@pytest.mark.parametrize(
+    "auth_type, credentials",
+    [("admin_token", {"token": "demo:p"}), ("password", {"username": "u", "password": "p", "user_domain_name": "D"})],
+    ids=["nova", "keystone"],
+)
+def test_a_cloud_that_never_answers_times_out(auth_type, credentials) -> None:
+    """Connected, but no answer ever comes (a hung Nova, or a hung Keystone while authenticating):
+    the call gives up after its timeout."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)  # the kernel accepts connections; nobody reads them
         access = CloudAccess(
             auth_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v2.1",
             project_id="p",
-            auth_type="admin_token",
-            credentials={"token": "demo:p"},
+            auth_type=auth_type,
+            credentials=credentials,
             options={"timeout": 1},
         )
         outcome, took = bounded(lambda: OpenStackDriver(access).list_server_groups(), 15)
