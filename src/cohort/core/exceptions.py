@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import IntegrityError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -32,7 +32,8 @@ def exception_handler(exc, context):
         exc = ConflictError(str(exc))
     elif isinstance(exc, errors.Invalid):
         exc = exceptions.ValidationError({exc.field: [exc.message]})
-    elif isinstance(exc, Http404):
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
+        # A row read by the view and gone when a service locks it again: deleted meanwhile.
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
