@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cohort.core.middleware.body_size_limit",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -67,6 +68,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+
+# The largest request body, in bytes: anything larger is 413 before it is read. Django's own limit on
+# form and multipart data is the same number.
+MAX_BODY_BYTES = int(env("COHORT_MAX_BODY_BYTES", str(2_621_440)))  # Django's default, 2.5 MiB
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
 ROOT_URLCONF = "cohort.urls"
 WSGI_APPLICATION = "cohort.wsgi.application"

@@ -1,0 +1,27 @@
+"""Middleware that answers before any view: bodies over the size limit.
+
+Django bounds a body only where it reads one itself (`request.body`, form and multipart fields),
+and DRF's JSON parser reads the raw stream, so a JSON body of any size was parsed. This middleware
+refuses a request whose declared `Content-Length` is over `MAX_BODY_BYTES` (`COHORT_MAX_BODY_BYTES`)
+with 413 `{"detail": "..."}`, before the body is read, on every path. Django never reads past the
+declared length (a chunked body without one reads as empty), so nothing larger gets through.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+
+
+def body_size_limit(get_response):
+    def middleware(request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django reads such a body as empty
+        limit = settings.MAX_BODY_BYTES
+        if length > limit:
+            return JsonResponse({"detail": f"Request body is larger than the limit of {limit} bytes."}, status=413)
+        return get_response(request)
+
+    return middleware
