@@ -21,6 +21,18 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A rate such as `10/minute` (or `/second`, `/hour`, `/day`) as (count, seconds); `off` is none."""
+    value = (env(name) or default).strip().lower()
+    if value in ("off", "none"):
+        return None
+    count, _, period = value.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1])
+    if not count.isdigit() or seconds is None:
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/minute (or /second, /hour, /day), or off")
+    return int(count), seconds
+
+
 HOME = Path(env("COHORT_HOME", Path.cwd() / ".cohort")).resolve()
 
 DEBUG = env_bool("COHORT_DEBUG", False)
@@ -174,6 +186,13 @@ TOKEN_LIFETIME_SECONDS = int(env("COHORT_TOKEN_LIFETIME", "3600"))
 # A use renews the token in the database only when its stored last use is older than this, so that
 # reading does not cost a write per request; the lifetime is honoured to within this slack.
 TOKEN_RENEW_INTERVAL_SECONDS = min(60, TOKEN_LIFETIME_SECONDS // 10)
+
+# Failed password logins allowed per username and per client address; past them, 429 until the
+# window (the rate's period) ends. See cohort.core.throttling.
+LOGIN_RATE_USER = env_rate("COHORT_LOGIN_RATE_USER", "10/minute")
+LOGIN_RATE_ADDRESS = env_rate("COHORT_LOGIN_RATE_ADDRESS", "30/minute")
+# How many reverse proxies in front of Cohort append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
+NUM_PROXIES = int(env("COHORT_NUM_PROXIES", "0"))
 
 # The cloud driver, by dotted path.
 CLOUD_DRIVER = env("COHORT_CLOUD_DRIVER", "cohort.cloud.openstack.OpenStackDriver")

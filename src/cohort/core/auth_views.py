@@ -1,4 +1,8 @@
-"""`POST /api-auth/password/`: trade a username and password for an API token."""
+"""`POST /api-auth/password/`: trade a username and password for an API token.
+
+Failed attempts are throttled per username and per client address (`cohort.core.throttling`): a
+throttled attempt is refused with 429 before its password is hashed. No answer may be cached.
+"""
 
 from django.contrib.auth import authenticate
 from rest_framework import exceptions, serializers
@@ -7,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cohort.core.authentication import issue_token
+from cohort.core.throttling import LoginThrottle
 
 
 class PasswordSerializer(serializers.Serializer):
@@ -25,7 +30,10 @@ class PasswordLoginView(APIView):
     def post(self, request):
         serializer = PasswordSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        throttle = LoginThrottle(request, serializer.validated_data["username"])
+        throttle.check()
         user = authenticate(request, **serializer.validated_data)
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Invalid username or password.")
+        throttle.succeeded()
         return Response({"token": issue_token(user)})
