@@ -5,6 +5,7 @@ throttled attempt is refused with 429 before its password is hashed. No answer m
 """
 
 from django.contrib.auth import authenticate
+from django.utils.cache import add_never_cache_headers
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -26,6 +27,11 @@ class PasswordLoginView(APIView):
     def get_authenticate_header(self, request) -> str:
         # Without a challenge DRF turns AuthenticationFailed into a 403; bad credentials are a 401.
         return "Token"
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)  # a token must not stay in any cache
+        return response
 
     def post(self, request):
         serializer = PasswordSerializer(data=request.data)
