@@ -33,6 +33,13 @@ def env_rate(name: str, default: str) -> tuple[int, int] | None:
     return int(count), seconds
 
 
+# What Cohort creates (the SQLite database with its -wal and -shm, COHORT_HOME, the secret key, the
+# broker's folders and messages, the beat schedule) is for its owner only: files 0600, folders 0700.
+# Set here, before any of them is made, because every process loads these settings first, and
+# `cohort web`, `worker`, `beat` and `serve` pass the mask on to the gunicorn and Celery they start.
+UMASK = int(env("COHORT_UMASK", "077"), 8)
+os.umask(UMASK)
+
 HOME = Path(env("COHORT_HOME", Path.cwd() / ".cohort")).resolve()
 
 DEBUG = env_bool("COHORT_DEBUG", False)
