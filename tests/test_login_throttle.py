@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
 from rest_framework.test import APIClient
 
 from cohort import settings as cohort_settings
@@ -214,3 +215,38 @@ def test_failures_are_counted_across_processes(tmp_path):
     assert sorted(set(statuses)) == [401, 429], statuses
     assert statuses.count(401) <= 10 and statuses.count(429) >= 2, statuses
     assert LoginFailures.objects.get(key=throttling.username_key("alice")).count <= 10
+
+
+# --- the admin's login page, the other door to the same passwords ----------------------------------------------
+
+
+def admin_login(client, username: str, password: str = "wrong"):
+    return client.post("/admin/login/", {"username": username, "password": password, "next": "/admin/"})
+
+
+def test_the_admin_login_shares_the_count_and_refuses_before_hashing(users, hashes, monkeypatch):
+    from django.contrib.auth import forms
+
+    checked = []
+    original = forms.authenticate
+    monkeypatch.setattr(forms, "authenticate", lambda request, **kw: checked.append(1) or original(request, **kw))
+    users["alice"].is_staff = True
+    users["alice"].save()
+    client = Client(HTTP_HOST="localhost", REMOTE_ADDR="10.0.0.1")
+    for _ in range(5):
+        assert admin_login(client, "alice").status_code == 200  # the form again, with its error
+    for _ in range(5):
+        assert login("alice").status_code == 401
+    assert_throttled(admin_login(client, "alice", PASSWORD))
+    assert_throttled(login("alice", PASSWORD))
+    assert len(checked) + len(hashes) == 10
+
+
+def test_a_successful_admin_login_is_not_counted(users):
+    users["alice"].is_staff = True
+    users["alice"].save()
+    for _ in range(12):
+        client = Client(HTTP_HOST="localhost")
+        response = admin_login(client, "alice", PASSWORD)
+        assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert login("alice", PASSWORD).status_code == 200

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.urls import reverse
 
 
 def body_size_limit(get_response):
@@ -35,8 +36,7 @@ def body_size_limit(get_response):
 def admin_content_security_policy(get_response):
     def middleware(request):
         response = get_response(request)
-        match = getattr(request, "resolver_match", None)
-        if match is not None and match.app_name == "admin":
+        if request.path.startswith(reverse("admin:index")):
             response.headers.setdefault("Content-Security-Policy", settings.ADMIN_CONTENT_SECURITY_POLICY)
         return response
 

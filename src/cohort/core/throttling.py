@@ -3,13 +3,13 @@
 `POST /api-auth/password/` hashes the password it is given, which is slow on purpose: a burst of
 wrong passwords slows every other request of the web process. So failed logins are counted per
 username (`COHORT_LOGIN_RATE_USER`, default 10 a minute) and per client address
-(`COHORT_LOGIN_RATE_ADDRESS`, default 30 a minute), and once either count is reached, a login is
-refused with 429 and `Retry-After` before any password is hashed. Only failures count: each
-attempt is counted before the password is checked (so concurrent attempts cannot slip past the
-limit together) and given back when it succeeds. Windows are fixed (a minute starts at a multiple of
-60 seconds). A user locked out by someone else's failures on their name can still log in from an
-address once the window ends; a user whose name nobody attacks is never held up by others'
-failures, unless they share an address.
+(`COHORT_LOGIN_RATE_ADDRESS`, default 30 a minute), and once either count is reached a login is
+refused with 429 and `Retry-After`, before any password is hashed. The admin's login page checks
+the same passwords, so it shares the counts. Only failures count: each attempt is counted before
+its password is checked (so concurrent attempts cannot slip past the limit together) and given back
+when it succeeds. Windows are fixed (a minute starts at a multiple of 60 seconds). Failures on a
+username lock that username out, from every address, until the window ends (the price of counting
+per username); they never hold up another username, except through a shared address.
 
 The counts live in a table of the application's database (`LoginFailures`), not in Django's cache.
 The default cache is per process, and the cache backends that cross processes without a server
