@@ -21,6 +21,25 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A rate such as `10/minute` (or `/second`, `/hour`, `/day`) as (count, seconds); `off` is none."""
+    value = (env(name) or default).strip().lower()
+    if value in ("off", "none"):
+        return None
+    count, _, period = value.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1])
+    if not count.isdigit() or seconds is None:
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/minute (or /second, /hour, /day), or off")
+    return int(count), seconds
+
+
+# What Cohort creates (the SQLite database with its -wal and -shm, COHORT_HOME, the secret key, the
+# broker's folders and messages, the beat schedule) is for its owner only: files 0600, folders 0700.
+# Set here, before any of them is made, because every process loads these settings first, and
+# `cohort web`, `worker`, `beat` and `serve` pass the mask on to the gunicorn and Celery they start.
+UMASK = int(env("COHORT_UMASK", "077"), 8)
+os.umask(UMASK)
+
 HOME = Path(env("COHORT_HOME", Path.cwd() / ".cohort")).resolve()
 
 DEBUG = env_bool("COHORT_DEBUG", False)
@@ -96,6 +115,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cohort.core.middleware.body_size_limit",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -103,7 +123,23 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cohort.core.middleware.admin_content_security_policy",
 ]
+
+# Response headers (SecurityMiddleware, XFrameOptionsMiddleware; these are Django's defaults, stated
+# here because they are relied on): nothing is sniffed, framed or sent a full referrer.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+ADMIN_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# The largest request body, in bytes: anything larger is 413 before it is read. Django's own limit on
+# form and multipart data is the same number.
+MAX_BODY_BYTES = int(env("COHORT_MAX_BODY_BYTES", str(2_621_440)))  # Django's default, 2.5 MiB
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
 ROOT_URLCONF = "cohort.urls"
 WSGI_APPLICATION = "cohort.wsgi.application"
@@ -163,7 +199,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["cohort.core.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "cohort.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -205,6 +241,13 @@ TOKEN_LIFETIME_SECONDS = int(env("COHORT_TOKEN_LIFETIME", "3600"))
 # A use renews the token in the database only when its stored last use is older than this, so that
 # reading does not cost a write per request; the lifetime is honoured to within this slack.
 TOKEN_RENEW_INTERVAL_SECONDS = min(60, TOKEN_LIFETIME_SECONDS // 10)
+
+# Failed password logins allowed per username and per client address; past them, 429 until the
+# window (the rate's period) ends. See cohort.core.throttling.
+LOGIN_RATE_USER = env_rate("COHORT_LOGIN_RATE_USER", "10/minute")
+LOGIN_RATE_ADDRESS = env_rate("COHORT_LOGIN_RATE_ADDRESS", "30/minute")
+# How many reverse proxies in front of Cohort append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
+NUM_PROXIES = int(env("COHORT_NUM_PROXIES", "0"))
 
 # The cloud driver, by dotted path.
 CLOUD_DRIVER = env("COHORT_CLOUD_DRIVER", "cohort.cloud.openstack.OpenStackDriver")

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from cohort.core import views
-from cohort.core.auth_views import PasswordLoginView
+from cohort.core.auth_views import PasswordLoginView, admin_login
 from cohort.core.schema import RedocView, SchemaView, SwaggerView, password_login_schema
 from cohort.openstack.api.views import InstanceViewSet, ServerGroupViewSet, TenantViewSet
 from cohort.structure.api.views import CustomerViewSet, ProjectViewSet, ServiceSettingsViewSet
@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/password/", password_login_schema(PasswordLoginView).as_view(), name="auth-password"),
+    path("admin/login/", admin_login),  # before the admin's own route to it: throttled
     path("admin/", admin.site.urls),
     re_path(r"^api/.*$", views.not_found),
 ]

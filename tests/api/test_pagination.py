@@ -158,6 +158,51 @@ def test_page_that_is_not_a_page_is_404_invalid_page(staff, twenty_five, page):
     assert_error(staff.get(GROUPS, {"page": page}), 404, {"detail": "Invalid page."})
 
 
+HUGE_PAGES = [
+    "99999999999999999999",
+    str(2**63 - 1),  # the largest 64-bit integer: times the page size it overflows any database
+    str(2**63),
+    str(2**62 // 10 + 1),  # fits a bigint, but its offset does not
+    str(10**12),  # its offset fits: the database answers an empty page
+    "9" * 4300,  # the longest number Python parses by default
+    "9" * 4301,
+    "-99999999999999999999",
+]
+
+
+def short(value: str) -> str:
+    return value if len(value) < 30 else f"{len(value)}-digits"
+
+
+@pytest.mark.parametrize("page", HUGE_PAGES, ids=short)
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_page_past_the_end_however_large_is_404_invalid_page(staff, twenty_five, page, method):
+    response = getattr(staff, method)(GROUPS, {"page": page})
+    if method == "head":
+        assert response.status_code == 404
+    else:
+        assert_error(response, 404, {"detail": "Invalid page."})
+
+
+@pytest.mark.parametrize("page", HUGE_PAGES, ids=short)
+@pytest.mark.parametrize("size", ["1", "300", "99999999999999999999"])
+def test_huge_page_with_any_page_size_is_404_invalid_page(staff, twenty_five, page, size):
+    assert_error(staff.get(GROUPS, {"page": page, "page_size": size}), 404, {"detail": "Invalid page."})
+
+
+@pytest.mark.parametrize("path", ["/api/openstack-tenants/", "/api/openstack-instances/", "/api/customers/"])
+@pytest.mark.parametrize("page", HUGE_PAGES, ids=short)
+def test_huge_page_on_the_other_lists_is_404_invalid_page(staff, world, path, page):
+    assert_error(staff.get(path, {"page": page}), 404, {"detail": "Invalid page."})
+
+
+@pytest.mark.parametrize("size", ["99999999999999999999", str(2**63), "9" * 4300, "9" * 5000], ids=short)
+def test_huge_page_size_is_clamped(staff, twenty_five, size):
+    response = staff.get(GROUPS, {"page_size": size})
+    assert len(names(response)) == (25 if len(size) <= 4300 else 10)  # unparsable: the default size
+    assert response["X-Result-Count"] == "25"
+
+
 def test_head_gives_count_and_links_without_body(staff, twenty_five):
     response = staff.head(GROUPS, {"page": 2})
     assert response.status_code == 200

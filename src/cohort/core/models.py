@@ -47,3 +47,18 @@ class Token(models.Model):
 
     def __str__(self) -> str:
         return f"token of {self.user} ({self.digest[:8]}…)"
+
+
+class LoginFailures(models.Model):
+    """Failed password logins of one username or one client address in the current time window;
+    written only by `cohort.core.throttling`, with single-statement updates."""
+
+    key = models.CharField(max_length=80, primary_key=True)
+    window_start = models.BigIntegerField(db_index=True)  # seconds since the epoch
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "login failures"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_start}"

@@ -3,7 +3,9 @@
 The body is a bare JSON array; the total goes in `X-Result-Count` and the neighbours in an RFC 8288
 `Link` header. Link URLs are percent-encoded, so they never hold a raw comma (the published client
 splits the header on commas). Pages count from 1; `page_size` defaults to 10 and is clamped to 300;
-a page past the end is 404 `{"detail": "Invalid page."}`.
+a page past the end is 404 `{"detail": "Invalid page."}`, however large its number: a page whose
+first row lies beyond a 64-bit offset (which SQLite and PostgreSQL could not even take) is refused
+before any query, since no table holds that many rows.
 
 `page_of_ids` serves the hot list path: one query returns the page's primary keys together with the
 total (a `COUNT(*) OVER ()` window), instead of a count query and a page query.
@@ -21,6 +23,7 @@ from rest_framework.response import Response
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 300
+MAX_OFFSET = 2**63 - 1  # LIMIT and OFFSET are signed 64-bit integers in SQLite and PostgreSQL
 
 
 class LinkHeaderPagination(BasePagination):
@@ -32,7 +35,7 @@ class LinkHeaderPagination(BasePagination):
             self.number = int(raw)
         except ValueError:
             raise NotFound("Invalid page.") from None
-        if self.number < 1:
+        if self.number < 1 or self.number * self.size > MAX_OFFSET:
             raise NotFound("Invalid page.")
 
     def paginate_queryset(self, queryset, request, view=None):

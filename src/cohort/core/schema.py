@@ -84,6 +84,10 @@ password_login_schema = extend_schema(
         200: inline_serializer("AuthToken", {"token": serializers.CharField(read_only=True)}),
         400: INVALID,
         401: error("Wrong username or password, or an inactive user."),
+        429: error(
+            "Too many failed logins for this username or from this address; `Retry-After` gives the seconds "
+            "until the next attempt is checked."
+        ),
     },
 )
 

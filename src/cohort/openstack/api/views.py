@@ -45,7 +45,10 @@ class ServerGroupViewSet(ScopedViewSet):
         return super().filter_queryset(queryset)
 
     def render_one(self, group: ServerGroup) -> dict:
-        return self.render([group.pk])[0]
+        objects = self.render([group.pk])
+        if not objects:
+            raise exceptions.NotFound()  # deleted by a concurrent request after this one read it
+        return objects[0]
 
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
