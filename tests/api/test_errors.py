@@ -130,7 +130,8 @@ def test_rules_with_bad_values_are_400(world, owner, rules):
     "rules, message",
     [
         ([2], 'Rules must be an object such as {"max_server_per_host": 2}.'),
-        ({"max_server_per_host": 0}, "max_server_per_host must be an integer of at least 1."),
+        ({"max_server_per_host": 0}, "max_server_per_host must be an integer from 1 to 2147483647."),
+        ({"max_server_per_host": 10**26}, "max_server_per_host must be an integer from 1 to 2147483647."),
     ],
 )
 def test_rules_error_messages_say_what_is_expected(world, owner, rules, message):

@@ -88,3 +88,14 @@ def test_tenant_deleted_before_create_locks_it_is_404(world, staff, monkeypatch)
     monkeypatch.setattr(TenantViewSet, "get_object", get_object_then_delete)
     response = staff.post(tenant_path(world.tenant, "create_server_group/"), {"name": "g"}, format="json")
     assert_error(response, 404, NOT_FOUND)
+
+
+@pytest.mark.parametrize("action", ["delete", "set_ok", "set_erred"])
+def test_a_state_change_of_a_group_deleted_after_lookup_is_404_not_409(world, staff, monkeypatch, action):
+    group = make_group(world.tenant, "g")
+    vanish_after(monkeypatch, ServerGroupViewSet, "get_object")
+    if action == "delete":
+        response = staff.delete(group_path(group))
+    else:
+        response = staff.post(f"{group_path(group)}{action}/", {}, format="json")
+    assert_error(response, 404, NOT_FOUND)

@@ -11,6 +11,11 @@ class Conflict(DomainError):
     """The operation cannot run on the object as it is now (409)."""
 
 
+class Gone(Conflict):
+    """The object was deleted while the operation ran (404). A `Conflict`, so that code which expects
+    a lost race keeps treating it as one."""
+
+
 class Invalid(DomainError):
     """Bad input that only a service can detect, tied to a field (400 `{"field": ["message"]}`)."""
 

@@ -41,7 +41,9 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, errors.Conflict):
+    if isinstance(exc, errors.Gone):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, errors.Conflict):
         exc = ConflictError(str(exc))
     elif isinstance(exc, errors.Invalid):
         exc = exceptions.ValidationError({exc.field: [exc.message]})

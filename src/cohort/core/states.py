@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from django.db import models
 from django.utils import timezone
 
-from cohort.core.errors import Conflict
+from cohort.core.errors import Conflict, Gone
 
 
 class State(models.TextChoices):
@@ -51,6 +51,10 @@ class InvalidState(Conflict):
         super().__init__(f"Valid states for operation: {labels}.")
 
 
+class RecordGone(InvalidState, Gone):
+    """The record was deleted before it could move (404 at the edge)."""
+
+
 def move(
     obj: models.Model,
     target: State,
@@ -70,7 +74,8 @@ def move(
     rows = type(obj)._default_manager.filter(pk=obj.pk, state__in=allowed, **(guard or {}))
     updated = rows.update(state=target, modified=now, **fields)
     if not updated:
-        raise InvalidState(allowed)
+        gone = not type(obj)._default_manager.filter(pk=obj.pk).exists()
+        raise RecordGone(allowed) if gone else InvalidState(allowed)
     obj.state = target
     obj.modified = now
     for name, value in fields.items():

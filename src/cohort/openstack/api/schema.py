@@ -24,7 +24,12 @@ from cohort.core.schema import (
     list_responses,
 )
 from cohort.core.states import State
-from cohort.openstack.api.serializers import FIELDS, ServerGroupNameField, SetErredSerializer
+from cohort.openstack.api.serializers import (
+    FIELDS,
+    MAX_SERVER_PER_HOST,
+    ServerGroupNameField,
+    SetErredSerializer,
+)
 from cohort.openstack.models import ServerGroup
 
 STATE_CHOICES = State.choices
@@ -42,6 +47,7 @@ class OpenStackNestedInstanceSerializer(serializers.Serializer):
 class ServerGroupRulesSerializer(serializers.Serializer):
     max_server_per_host = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_SERVER_PER_HOST,
         required=False,
         help_text="With the anti-affinity policy only: at most this many members on one host.",
     )

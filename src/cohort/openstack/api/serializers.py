@@ -127,11 +127,14 @@ def _server_group_object(row: tuple, instances: list[dict], api: str) -> dict:
     }
 
 
+MAX_SERVER_PER_HOST = 2**31 - 1  # a sane bound for every consumer of the JSON; no cloud has more hosts
+
+
 class RulesField(serializers.Field):
     default_error_messages = {
         # braces doubled: DRF passes every message through str.format()
         "invalid": 'Rules must be an object such as {{"max_server_per_host": 2}}.',
-        "max_server_per_host": "max_server_per_host must be an integer of at least 1.",
+        "max_server_per_host": "max_server_per_host must be an integer from 1 to 2147483647.",
     }
 
     def to_internal_value(self, data):
@@ -140,7 +143,7 @@ class RulesField(serializers.Field):
         if not isinstance(data, dict) or set(data) - {"max_server_per_host"}:
             self.fail("invalid")
         value = data.get("max_server_per_host")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SERVER_PER_HOST:
             self.fail("max_server_per_host")
         return {"max_server_per_host": value}
 
