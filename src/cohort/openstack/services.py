@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from django.db import IntegrityError, transaction
 
 from cohort.core import intent
+from cohort.core.constraints import broken_constraint
 from cohort.core.errors import Conflict, Invalid
 from cohort.core.states import SETTLED, State, move, require
 from cohort.openstack import dispatch
@@ -21,17 +22,25 @@ from cohort.openstack.models import ServerGroup, Tenant
 
 logger = logging.getLogger(__name__)
 
-NAME_TAKEN = "Server group name should be unique."
+NAME_UNIQUE_PER_TENANT = "server_group_name_unique_per_tenant"
+RULES_NEED_ANTI_AFFINITY = "Rules are supported only with the anti-affinity policy."
 
 
 def _save_unique(group: ServerGroup, **kwargs) -> None:
+    """Save, answering a taken name with the constraint's own message (the database decides races)."""
     try:
         with transaction.atomic():
             group.save(**kwargs)
-    except IntegrityError as error:
-        if "name" in str(error) or "server_group_name_unique_per_tenant" in str(error):
-            raise Invalid("non_field_errors", NAME_TAKEN) from None
+    except IntegrityError:
+        constraint = broken_constraint(group)
+        if constraint is not None and constraint.name == NAME_UNIQUE_PER_TENANT:
+            raise Invalid("non_field_errors", constraint.violation_error_message) from None
         raise
+
+
+def _check_rules(policy: str, rules: Mapping[str, int]) -> None:
+    if rules and policy != ServerGroup.Policy.ANTI_AFFINITY:
+        raise Invalid("rules", RULES_NEED_ANTI_AFFINITY)
 
 
 def server_group_create(
@@ -39,10 +48,14 @@ def server_group_create(
     tenant: Tenant,
     name: str,
     description: str = "",
-    policy: str = ServerGroup.Policy.AFFINITY,
+    policy: str | None = None,
     rules: Mapping[str, int] | None = None,
     actor=None,
 ) -> ServerGroup:
+    """Record a new group in CREATION_SCHEDULED; a worker makes it in Nova. Without a policy, the
+    model's default (affinity, as in Nova) applies."""
+    policy = policy or ServerGroup._meta.get_field("policy").default
+    _check_rules(policy, rules or {})
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
         require(tenant, {State.OK})
@@ -76,10 +89,9 @@ def server_group_update(
         require(group, {State.OK})
         new_policy = group.policy if policy is None else policy
         new_rules = group.rules if rules is None else dict(rules)
-        if policy is not None and rules is None and new_policy != "anti-affinity":
-            new_rules = {}
-        if new_rules and new_policy != "anti-affinity":
-            raise Invalid("rules", "Rules are supported only with the anti-affinity policy.")
+        if policy is not None and rules is None and new_policy != ServerGroup.Policy.ANTI_AFFINITY:
+            new_rules = {}  # a new policy without rules drops rules it cannot have
+        _check_rules(new_policy, new_rules)
         replace = (new_policy, new_rules) != (group.policy, group.rules)
         if replace and group.instances.exists():
             raise Conflict(
