@@ -57,3 +57,25 @@ def test_admin_edits_keep_credentials_and_work_under_a_wrong_key(settings):
 def test_admin_is_closed_to_everyone_else():
     response = Client(HTTP_HOST="localhost").get("/admin/structure/servicesettings/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_cloud_backed_records_are_view_only_in_the_admin(world):
+    """A change in the admin would skip the cloud work (a policy edited without replacing the Nova
+    group, a delete that leaves the Nova group behind): the services are the one write path."""
+    from tests.conftest import make_group
+
+    root = get_user_model().objects.create_superuser("root", password="pw-for-test")
+    group = make_group(world.tenant, "g")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(root)
+    page = client.get(f"/admin/openstack/servergroup/{group.pk}/change/")
+    assert page.status_code == 200 and b'name="policy"' not in page.content  # shown, not editable
+    assert client.get("/admin/openstack/servergroup/add/").status_code == 403
+    response = client.post(f"/admin/openstack/servergroup/{group.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    response = client.post(f"/admin/openstack/servergroup/{group.pk}/change/", {"name": "x", "policy": "affinity"})
+    assert response.status_code == 403
+    group.refresh_from_db()
+    assert group.name == "g"
+    assert client.get("/admin/openstack/instance/add/").status_code == 403

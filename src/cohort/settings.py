@@ -207,7 +207,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "cohort.core.pagination.LinkHeaderPagination",
     "EXCEPTION_HANDLER": "cohort.core.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

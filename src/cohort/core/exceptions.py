@@ -1,6 +1,6 @@
-"""Domain errors, and their translation to HTTP at the edge.
+"""The translation of errors to HTTP, at the edge (the errors themselves are in `cohort.core.errors`).
 
-Services raise the errors of `cohort.core.errors`; views never build error bodies
+Services raise the domain errors of `cohort.core.errors`; views never build error bodies
 by hand. Everything a client can send ends as a JSON body of DRF's shapes: `{"detail": "..."}` or
 `{"field": ["..."]}`. Anything unexpected is logged and answered as a JSON 500, never an HTML page.
 """

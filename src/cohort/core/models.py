@@ -1,8 +1,10 @@
 """What every Cohort record shares: a public uuid, timestamps, and the lifecycle state.
 
 Records are addressed on the wire by `uuid` (32 lowercase hex digits); the integer primary key never
-leaves the database. The `state` field is written only through `cohort.core.states.move`, which is a
-conditional UPDATE, so two processes can never both win a transition.
+leaves the database. A `StateModel` row starts in its first state when it is inserted, and every later
+change of state goes through `cohort.core.states.move`, a conditional UPDATE, so two processes can
+never both win a transition. A `StatusModel` row (a cloud, a tenant) has no transitions: it is usable
+(`OK`) or not (`ERRED`), with the reason.
 """
 
 import uuid
@@ -32,6 +34,14 @@ class StateModel(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.CREATION_SCHEDULED)
     error_message = models.TextField(blank=True, default="")
     error_traceback = models.TextField(blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class StatusModel(models.Model):
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OK)
+    error_message = models.TextField(blank=True, default="")
 
     class Meta:
         abstract = True

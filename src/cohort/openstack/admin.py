@@ -13,10 +13,22 @@ class TenantAdmin(admin.ModelAdmin):
     list_select_related = ("project__customer", "service_settings")
 
 
-@admin.register(models.ServerGroup)
-class ServerGroupAdmin(admin.ModelAdmin):
-    """Read-mostly: state changes go through the API (set_ok, set_erred) so they stay audited."""
+class ViewOnly(admin.ModelAdmin):
+    """Server groups and their members are cloud-backed: every change goes through the services (the
+    API and the `cohort` commands), which do the cloud work. The admin only shows them."""
 
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.ServerGroup)
+class ServerGroupAdmin(ViewOnly):
     list_display = ("name", "tenant", "policy", "state", "backend_id", "modified")
     list_filter = ("state", "policy")
     search_fields = ("name", "backend_id", "uuid")
@@ -33,7 +45,7 @@ class ServerGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Instance)
-class InstanceAdmin(admin.ModelAdmin):
+class InstanceAdmin(ViewOnly):
     list_display = ("name", "tenant", "server_group", "status", "host_id")
     search_fields = ("name", "backend_id", "uuid")
     list_select_related = ("tenant", "server_group")

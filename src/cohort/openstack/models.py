@@ -11,18 +11,16 @@ from django.db import models
 from cohort.cloud import POLICIES, CloudAccess
 from cohort.core.encryption import EncryptedJSONField
 from cohort.core.intent import IntentModel
-from cohort.core.models import StateModel, TimeStampedModel, UuidModel
-from cohort.core.states import State
+from cohort.core.models import StateModel, StatusModel, TimeStampedModel, UuidModel
 from cohort.structure.models import Project, ServiceSettings
 
 
-class Tenant(UuidModel, TimeStampedModel, StateModel):
+class Tenant(UuidModel, TimeStampedModel, StatusModel):
     service_settings = models.ForeignKey(ServiceSettings, on_delete=models.PROTECT, related_name="tenants")
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="tenants")
     name = models.CharField(max_length=150)
     description = models.CharField(max_length=2000, blank=True, default="")
     backend_id = models.CharField(max_length=255, blank=True, default="")
-    state = models.CharField(max_length=20, choices=State.choices, default=State.OK)
     # The tenant's own user, when Cohort should act as it rather than with the cloud's credentials.
     credentials = EncryptedJSONField(default=dict, blank=True)
 

@@ -10,8 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from cohort.core.encryption import EncryptedJSONField
-from cohort.core.models import StateModel, TimeStampedModel, UuidModel
-from cohort.core.states import State
+from cohort.core.models import StatusModel, TimeStampedModel, UuidModel
 
 
 class Customer(UuidModel, TimeStampedModel):
@@ -81,7 +80,7 @@ class ProjectRole(models.Model):
         return f"{self.user} is {self.role} of {self.project}"
 
 
-class ServiceSettings(UuidModel, TimeStampedModel, StateModel):
+class ServiceSettings(UuidModel, TimeStampedModel, StatusModel):
     """One OpenStack cloud: its Keystone (or, for the lab, compute) endpoint and credentials."""
 
     class AuthType(models.TextChoices):
@@ -101,7 +100,6 @@ class ServiceSettings(UuidModel, TimeStampedModel, StateModel):
     region = models.CharField(max_length=100, blank=True, default="")
     verify_tls = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.OK)
 
     class Meta:
         ordering = ["name"]
