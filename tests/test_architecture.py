@@ -44,3 +44,42 @@ def test_only_the_state_machine_writes_a_state_by_hand():
                     assert not (isinstance(target, ast.Attribute) and target.attr == "state"), (
                         f"{path.relative_to(SRC)}:{node.lineno} sets .state; use states.move()"
                     )
+
+
+# Who may import whom in the openstack app: writes flow services -> dispatch -> tasks -> steps or
+# reconcile, and no layer imports one above it (a worker's code never calls back into a service).
+BELOW = {
+    "services": {"dispatch", "models", "selectors"},
+    "dispatch": {"tasks", "models"},
+    "tasks": {"steps", "reconcile", "models"},
+    "steps": {"clouds", "models"},
+    "reconcile": {"clouds", "models"},
+    "clouds": {"models"},
+}
+
+
+def test_no_layer_of_the_openstack_app_imports_one_above_it():
+    app = SRC / "openstack"
+    for name, allowed in BELOW.items():
+        imported = {
+            module.rsplit(".", 1)[-1]
+            for module in imported_modules(app / f"{name}.py")
+            if module.startswith("cohort.openstack.") and module.count(".") == 2
+        }
+        imported |= {
+            alias
+            for module in imported_modules(app / f"{name}.py")
+            if module == "cohort.openstack"
+            for alias in _from_imports(app / f"{name}.py", "cohort.openstack")
+        }
+        assert imported <= allowed, f"openstack/{name}.py imports {sorted(imported - allowed)}"
+
+
+def _from_imports(path: Path, module: str) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == module
+        for alias in node.names
+    }
