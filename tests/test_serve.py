@@ -137,15 +137,17 @@ def serve(tmp_path):
     try:
         yield started
     finally:
-        if started.process.poll() is None:
-            SEEN.extend(descendants(started.process.pid))
-        started.stop(signal.SIGTERM)
-        for proc in still_running(SEEN):
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        SEEN.clear()
+        try:
+            if started.process.poll() is None:
+                SEEN.extend(descendants(started.process.pid))
+        finally:  # serve must stop even if reading /proc failed
+            started.stop(signal.SIGTERM)
+            for proc in still_running(SEEN):
+                try:
+                    os.kill(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            SEEN.clear()
 
 
 def client(serve: Serve) -> httpx.Client:
