@@ -1,14 +1,5 @@
-"""The `cohort` command: managing people, customers and clouds without touching the database, and
-`cohort serve`, the embedded default, started as a user would."""
-
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
+"""The `cohort` command: managing people, customers and clouds without touching the database.
+`cohort serve`, the embedded default, is started as a user would in tests/test_serve.py."""
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -91,55 +82,3 @@ def test_commands_explain_bad_references():
     run("user", "bob")
     with pytest.raises(CommandError, match="customer role"):
         run("role", "bob", "owner")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_serve_starts_the_embedded_default(tmp_path):
-    """`cohort serve` as the README runs it (on the in-memory cloud, to keep this test quick; the lab
-    behind the same code is covered by tests/test_real_nova.py)."""
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("COHORT_")}
-    env.update(COHORT_HOME=str(tmp_path), DJANGO_SETTINGS_MODULE="cohort.settings")
-    command = [sys.executable, "-m", "cohort.cli", "serve", "--memory", "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        banner = []
-        for line in process.stdout:
-            banner.append(line)
-            if line.startswith("Demo tenant:"):
-                break
-        text = "".join(banner)
-        assert "IN-MEMORY" in text
-        token = next(line.split()[-1] for line in banner if line.startswith("Admin token:"))
-        tenant = banner[-1].split()[-1]
-        api = f"http://127.0.0.1:{port}/api"
-
-        def call(path, body=None):
-            data = json.dumps(body).encode() if body is not None else None
-            headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-            request = urllib.request.Request(f"{api}{path}", data=data, headers=headers)
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, body = call(f"/openstack-tenants/{tenant}/create_server_group/", {"name": "web"})
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "cohort serve did not answer"
-                time.sleep(0.3)
-        assert (status, body["state"]) == (201, "CREATION_SCHEDULED")
-        while call(f"/openstack-server-groups/{body['uuid']}/")[1]["state"] != "OK":
-            assert time.monotonic() < deadline, "the embedded worker did not create the group"
-            time.sleep(0.2)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        process.stdout.close()
-    assert process.returncode == 0

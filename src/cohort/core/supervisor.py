@@ -98,10 +98,14 @@ class Supervisor:
             logger.error("%s exited with code %s after %.0f s; restarting it in %.0f s", child.name, code, ran, delay)
 
     def shutdown(self, timeout: float = 20.0) -> None:
-        """SIGTERM every child's process group, wait up to `timeout`, then SIGKILL what is left."""
+        """SIGTERM every child, wait up to `timeout`, then SIGKILL what is left of its process group.
+
+        Only the child itself gets the SIGTERM: gunicorn's master and Celery's main process each stop
+        what they started in order (a pool process finishes its task), where a SIGTERM to the whole
+        group would cut a running task short and make both log errors."""
         running = [c for c in self.children if c.process is not None and c.process.poll() is None]
         for child in running:
-            child.signal_group(signal.SIGTERM)
+            child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for child in running:
             try:

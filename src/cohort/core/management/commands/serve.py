@@ -24,6 +24,16 @@ MEMORY_DRIVER = "cohort.cloud.memory.MemoryDriver"
 # More pool processes than one cloud may use at once (CLOUD_CONCURRENCY), so a hung cloud leaves
 # room for the others.
 WORKER_CONCURRENCY = 3
+# The in-memory cloud lives in the pool process that runs the steps, so it gets one: with several,
+# each would hold a cloud of its own, and a tenant pull in one would drop the records of groups made
+# in another, and import again groups deleted through another.
+MEMORY_WORKER_CONCURRENCY = 1
+# Messages a worker may hold per pool process. On the file-system broker Celery runs its loop without
+# an event hub: it acknowledges messages only between polls, and a poll with the prefetch window full
+# waits out its two-second timeout. With one message per process that caps the worker at a few
+# messages every two seconds, whatever the pool does; with a few it keeps up. A message held by a
+# worker that dies is lost, as one being run is: the sweep dispatches the work again.
+WORKER_PREFETCH_MULTIPLIER = 4
 
 
 class Command(BaseCommand):
@@ -79,11 +89,13 @@ class Command(BaseCommand):
         self.stdout.flush()
         python = sys.executable
         celery = [python, "-m", "celery", "--app", "cohort"]
+        concurrency = WORKER_CONCURRENCY if lab else MEMORY_WORKER_CONCURRENCY
         Supervisor(
             [
                 Child("web", [python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind,
                               "--workers", "2", "--access-logfile", "-"]),
-                Child("worker", [*celery, "worker", "--pool", "prefork", "--concurrency", str(WORKER_CONCURRENCY),
+                Child("worker", [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
+                                 "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER),
                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
                 Child("beat", [*celery, "beat", "--loglevel", "INFO",
                                "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
