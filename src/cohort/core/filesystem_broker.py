@@ -5,9 +5,10 @@ transport creates a message file under its final name and then writes it, so a w
 folder in between reads an empty file and dies with a `JSONDecodeError` (seen 3 times in 15,575
 messages). This channel writes each message under a name no reader looks at and renames it into
 place, which is atomic within one folder; it takes a message by renaming it into the processed
-folder (beside the queue, so the rename is atomic too and only one reader wins it); and a file it
-cannot decode is logged and dropped instead of killing the worker. A message is still lost if a
-worker dies after taking it: the durable intent of `cohort.core.intent` is what makes that harmless.
+folder (beside the queue, so the rename is atomic too and only one reader wins it); a file it cannot
+decode is logged and dropped instead of killing the worker; and a worker waiting for messages looks
+up every polling interval, so it acknowledges what it ran without delay. A message is still lost if
+a worker dies after taking it: the durable intent of `cohort.core.intent` makes that harmless.
 
 Written here rather than taken from a library because no maintained server-less transport for kombu
 does this; it is two methods over kombu's own channel.
@@ -62,3 +63,10 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    def drain_events(self, connection, timeout=None):
+        # Celery's loop without an event hub acknowledges messages only between calls of this, and
+        # kombu's own waits out the whole timeout (2 s) when the prefetch window is full, so a worker
+        # would take a few messages every two seconds. Return after one polling interval instead.
+        interval = self.polling_interval or 0.2
+        return super().drain_events(connection, timeout=min(timeout, interval) if timeout else interval)
