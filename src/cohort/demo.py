@@ -1,5 +1,7 @@
 """The embedded default's starting point: an admin, and a demo customer, project, cloud and tenant.
 
+Nobody else: the README's "Managing people" shows how to add users and roles.
+
 Idempotent: running it again changes nothing but the demo cloud's endpoint, which follows the lab
 (a fresh real Nova each start) or, without the `lab` extra, the in-memory cloud.
 """
@@ -7,7 +9,7 @@ Idempotent: running it again changes nothing but the demo cloud's endpoint, whic
 from django.contrib.auth import get_user_model
 
 from cohort.openstack.models import Tenant
-from cohort.structure.models import Customer, Project, ProjectRole, ServiceSettings
+from cohort.structure.models import Customer, Project, ServiceSettings
 
 MEMORY_URL = "memory://demo"
 DEMO_PROJECT = "demo"  # the Nova project of the demo tenant
@@ -30,9 +32,4 @@ def bootstrap(cloud_url: str) -> dict:
         backend_id=DEMO_PROJECT,
         defaults={"project": project, "name": "demo-tenant", "credentials": {"token": f"demo:{DEMO_PROJECT}"}},
     )
-    alice, created = User.objects.get_or_create(username="alice")
-    if created:
-        alice.set_unusable_password()
-        alice.save()
-    ProjectRole.objects.get_or_create(project=project, user=alice, role=ProjectRole.Role.MANAGER)
-    return {"admin": admin, "customer": customer, "project": project, "tenant": tenant, "alice": alice}
+    return {"admin": admin, "customer": customer, "project": project, "tenant": tenant}

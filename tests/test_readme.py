@@ -1,0 +1,125 @@
+"""Every example of the README runs as written, in the order a reader meets it.
+
+The README's fenced `bash` and `python` blocks are read in order. A block right after a comment
+`<!-- not run by tests/test_readme.py: why -->` is left out, with its reason in the README for every
+reader to see; every other block runs, against one `cohort serve` on the lab (the first session
+boots servers into a group) with a fresh COHORT_HOME, from a folder whose `.venv` is this test's
+virtual environment. What a reader types from the banner is filled in as a reader would: `TOKEN=...`
+and `TENANT=...` get the printed admin token and demo tenant, and `127.0.0.1:8000` becomes the port of
+this serve. The blocks run one after another in one bash, as in a reader's terminal (variables carry
+over), with errexit and pipefail; `curl` and `http` fail on an HTTP error status, so an example that
+gets a 4xx or 5xx fails the test. A python block runs in a fresh interpreter with TOKEN and TENANT set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from bench.mixed_load import Serve
+
+import cohort_lab
+from tests.workers import FAST_INTENT
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SKIP = re.compile(r"<!-- not run by tests/test_readme\.py: (?P<why>.+?) -->")
+FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>\w*)\s*$")
+
+
+@dataclass
+class Block:
+    line: int
+    lang: str
+    code: str
+    skipped: str | None  # why it is not run, if it is not
+
+
+def readme_blocks(text: str) -> list[Block]:
+    blocks, lines, index = [], text.splitlines(), 0
+    while index < len(lines):
+        opening = FENCE.match(lines[index])
+        if not opening or not opening["lang"]:
+            index += 1
+            continue
+        indent = len(opening["indent"])
+        previous = lines[index - 1] if index else ""
+        skipped = SKIP.search(previous)
+        end = next(n for n in range(index + 1, len(lines)) if lines[n].strip() == "```")
+        code = "\n".join(line[indent:] for line in lines[index + 1 : end])
+        blocks.append(Block(index + 1, opening["lang"], code, skipped["why"] if skipped else None))
+        index = end + 1
+    return blocks
+
+
+def test_every_block_is_run_or_says_why_not():
+    blocks = readme_blocks(README.read_text())
+    assert {block.lang for block in blocks} <= {"bash", "python"}, "a block of another language"
+    run = [block for block in blocks if not block.skipped]
+    assert len(run) >= 6 and any(block.lang == "python" for block in run)
+
+
+def reader_script(blocks: list[Block], *, token: str, tenant: str, port: int) -> str:
+    """One bash script: each block as a reader would paste it, with the banner's values filled in."""
+    parts = [
+        "set -eo pipefail",
+        'curl() { command curl --fail-with-body "$@"; }',  # a 4xx or 5xx fails the example
+        'http() { command http --check-status --ignore-stdin "$@"; }',
+    ]
+    for number, block in enumerate(blocks, 1):
+        code = block.code.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        code = re.sub(r"\bTOKEN=\.\.\.", f"TOKEN={token}", code)
+        code = re.sub(r"\bTENANT=\.\.\.", f"TENANT={tenant}", code)
+        parts.append(f"echo '@@ block {number}, README line {block.line}' >&2")
+        if block.lang == "python":
+            prelude = f"TOKEN = {token!r}\nTENANT = {tenant!r}\n"
+            parts.append(f"python - <<'PYTHON'\n{prelude}{code}\nPYTHON")
+        else:
+            parts.append(code)
+    parts.append("echo '@@ all done' >&2")
+    return "\n".join(parts) + "\n"
+
+
+@pytest.mark.slow
+def test_the_readme_examples_run_as_written(tmp_path):
+    if not cohort_lab.nova_installed():
+        pytest.skip("the README's first session boots servers on the lab: pip install -e '.[lab]'")
+    blocks = [block for block in readme_blocks(README.read_text()) if not block.skipped]
+    home = tmp_path / "home"
+    home.mkdir()
+    serve = Serve.start(home, lab=True, env=FAST_INTENT)
+    try:
+        reader = tmp_path / "reader"  # the reader's checkout: where `.venv/bin/cohort` is
+        reader.mkdir()
+        (reader / ".venv").symlink_to(sys.prefix)
+        httpie = tmp_path / "httpie"
+        httpie.mkdir()
+        (httpie / "config.json").write_text(json.dumps({"disable_update_warnings": True}))
+        env = {key: value for key, value in os.environ.items() if not key.startswith("COHORT_")}
+        env.update(
+            COHORT_HOME=str(home),
+            DJANGO_SETTINGS_MODULE="cohort.settings",
+            HTTPIE_CONFIG_DIR=str(httpie),
+            PATH=f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
+        )
+        script = reader_script(blocks, token=serve.token, tenant=serve.tenant, port=serve.port)
+        result = subprocess.run(
+            ["bash", "-c", script], cwd=reader, env=env, capture_output=True, text=True, timeout=600
+        )
+        reached = re.findall(r"@@ (.+)", result.stderr)
+        assert result.returncode == 0 and reached[-1:] == ["all done"], (
+            f"the README's example stopped in {reached[-1] if reached else 'the first block'}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}\n"
+            f"--- script\n{shlex.quote(script)[:2000]}"
+        )
+        out = result.stdout
+        assert out.count("ACTIVE") == 3 and out.count("ERROR") == 1  # lab-boot: three placed, one not
+        assert '"backend_id"' in out and "CREATION_SCHEDULED" in out and "\n204\n" in out
+    finally:
+        serve.stop()
