@@ -82,3 +82,9 @@ def test_commands_explain_bad_references():
     run("user", "bob")
     with pytest.raises(CommandError, match="customer role"):
         run("role", "bob", "owner")
+
+
+def test_lab_boot_on_the_in_memory_cloud_says_why_it_cannot(world):
+    ServiceSettings.objects.filter(pk=world.cloud.pk).update(auth_url="memory://demo")
+    with pytest.raises(CommandError, match="in-memory cloud"):
+        run("lab-boot", world.tenant.uuid.hex, "vm-1")

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from bench.mixed_load import Serve, measure, report, transitional_count
 
+import cohort_lab
 from tests.workers import FAST_INTENT, wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG")
@@ -167,7 +168,8 @@ def states(http: httpx.Client, uuids: Iterable[str]) -> dict[str, str]:
 def test_serve_starts_the_embedded_default(serve):
     """`cohort serve` as the README runs it (on the in-memory cloud, to keep this test quick; the lab
     behind the same code is covered by tests/test_real_nova.py)."""
-    assert "IN-MEMORY" in serve.output()
+    assert "IN-MEMORY cloud (--memory)" in serve.output()
+    assert "not installed" not in serve.output() or not cohort_lab.nova_installed()
     with client(serve) as http:
         group = create(http, serve, "web")
         assert group["state"] == "CREATION_SCHEDULED"

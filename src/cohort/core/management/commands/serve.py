@@ -52,12 +52,12 @@ class Command(BaseCommand):
             self.stdout.flush()
             lab = cohort_lab.start_lab(settings.HOME / "lab")
         try:
-            self.run(bind, lab)
+            self.run(bind, lab, asked_for_memory=memory)
         finally:
             if lab is not None:
                 lab.stop()
 
-    def run(self, bind, lab):
+    def run(self, bind, lab, asked_for_memory=False):
         os.environ["COHORT_CLOUD_DRIVER"] = OPENSTACK_DRIVER if lab else MEMORY_DRIVER
         call_command("migrate", interactive=False, verbosity=0)
         records = demo.bootstrap(lab.endpoint if lab else demo.MEMORY_URL)
@@ -66,8 +66,10 @@ class Command(BaseCommand):
         base = f"http://{bind}"
         if lab:
             cloud = f"the lab, a real Nova 34 at {lab.endpoint} (it starts empty each time)"
+        elif asked_for_memory:
+            cloud = "the IN-MEMORY cloud (--memory): nothing reaches OpenStack, and no server can be booted"
         else:
-            cloud = "the IN-MEMORY cloud: nothing reaches OpenStack (install the lab: pip install -e '.[lab]')"
+            cloud = "the IN-MEMORY cloud: nothing reaches OpenStack (the lab is not installed: pip install -e '.[lab]')"
         auth = f"-H 'Authorization: Token {token}'"
         self.stdout.write(
             f"\nCohort is starting on {base}/api/  (state in {settings.HOME})\n"

@@ -26,6 +26,11 @@ class Command(BaseCommand):
         record = Tenant.objects.select_related("service_settings").filter(uuid=parse_uuid(tenant)).first()
         if record is None:
             raise CommandError(f"no tenant {tenant}")
+        if record.service_settings.auth_url.startswith("memory://"):
+            raise CommandError(
+                "this tenant is on the in-memory cloud (cohort serve --memory), which lives inside the worker: "
+                "servers can be booted on the lab only (cohort serve without --memory)"
+            )
         if record.service_settings.auth_type != "admin_token":
             raise CommandError("lab-boot works on the lab only; on a real cloud use `openstack server create`")
         group_id = None
