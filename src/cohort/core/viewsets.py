@@ -1,20 +1,22 @@
-"""The base of every API viewset: lookup by uuid, and scoping by role that fails closed.
+"""The base of every API viewset: rows from a selector, lookup by uuid, scoping that fails closed.
 
-A viewset's rows are always `scope(user)` of its queryset. The default scope follows the model's
-`project_path` (where its project is); a model without one raises at the first request rather than
-showing everything. An invisible object is 404; a visible one the caller may not change is 403.
+A viewset's rows are always `visible_to(user=<caller>)`, a selector it names
+(`visible_to = staticmethod(selectors.server_groups_visible_to)`); a viewset without one raises at the
+first request rather than showing everything. An invisible object is 404; a visible one the caller
+may not change is 403.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.urls import reverse
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, mixins, viewsets
 
-from cohort.structure.permissions import project_scope
+from cohort.structure.selectors import object_manageable_by
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -27,18 +29,15 @@ def api_root(request) -> str:
 class ScopedViewSet(viewsets.GenericViewSet):
     lookup_field = "uuid"
     lookup_value_regex = UUID_PATTERN
+    visible_to: Callable[..., QuerySet] | None = None
 
-    def scope(self, *, manage: bool = False) -> Q | None:
-        """The rows the caller may see (or manage); None means all of them (staff)."""
-        project_path = getattr(self.queryset.model, "project_path", None)
-        if project_path is None:
-            raise ImproperlyConfigured(f"{self.queryset.model.__name__} has no project_path; define scope()")
-        return project_scope(self.request.user, project_path, manage=manage)
-
-    def get_queryset(self):
-        queryset = self.queryset.all()
-        rule = self.scope()
-        return queryset if rule is None else queryset.filter(rule)
+    def get_queryset(self) -> QuerySet:
+        if self.visible_to is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} has no visible_to: name the selector of the rows a caller may see, "
+                "e.g. visible_to = staticmethod(selectors.server_groups_visible_to)."
+            )
+        return self.visible_to(user=self.request.user)
 
     def lookup_uuid(self) -> uuid.UUID:
         try:
@@ -53,13 +52,15 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return obj
 
     def require_manage(self, obj) -> None:
-        rule = self.scope(manage=True)
-        objects = type(obj)._default_manager
-        if rule is not None and not objects.filter(rule, pk=obj.pk).exists():
-            if not objects.filter(pk=obj.pk).exists():
+        if not object_manageable_by(user=self.request.user, obj=obj):
+            if not type(obj)._default_manager.filter(pk=obj.pk).exists():
                 raise exceptions.NotFound()  # removed meanwhile by a concurrent request
             raise exceptions.PermissionDenied()
 
     def require_staff(self) -> None:
         if not self.request.user.is_staff:
             raise exceptions.PermissionDenied()
+
+
+class ReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    filterset_fields = ("name",)
