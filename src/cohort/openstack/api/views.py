@@ -1,8 +1,8 @@
 """The OpenStack endpoints: server groups, tenants (with their two actions) and instances.
 
-Views parse and authorise; selectors decide what the caller sees; services write;
-`server_group_response` renders. A server group response is always built the same way, whichever
-endpoint returns it.
+Views parse; selectors decide what the caller sees; `action_permissions` says who may run each
+action; services write; `server_group_response` renders. A server group response is always built
+the same way, whichever endpoint returns it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cohort.core.permissions import READ, IsStaff
 from cohort.core.references import uuid_from_reference
 from cohort.core.schema import read_only_schema
 from cohort.core.states import State
@@ -21,6 +22,7 @@ from cohort.openstack.api.schema import server_group_schema, tenant_schema
 from cohort.openstack.api.serializers import server_group_objects
 from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, TenantFilter
 from cohort.openstack.models import ServerGroup, Tenant
+from cohort.structure.permissions import CanManage
 
 
 def server_group_responses(request, ids: list[int]) -> list[dict]:
@@ -38,6 +40,17 @@ def server_group_response(request, group: ServerGroup) -> dict:
 class ServerGroupViewSet(ScopedViewSet):
     visible_to = staticmethod(selectors.server_groups_visible_to)
     filterset_class = ServerGroupFilter
+    action_permissions = {
+        **READ,
+        "create": CanManage,  # judged on the tenant named in the body
+        "update": CanManage,
+        "partial_update": CanManage,
+        "destroy": CanManage,
+        "pull": CanManage,
+        "unlink": IsStaff,
+        "set_ok": IsStaff,
+        "set_erred": IsStaff,
+    }
 
     def get_serializer_class(self):
         return (
@@ -82,7 +95,7 @@ class ServerGroupViewSet(ScopedViewSet):
             tenant = tenants.filter(uuid=tenant_uuid).first() if tenant_uuid else None
             if tenant is None:
                 raise exceptions.ValidationError({"tenant": ["Tenant not found. Give a tenant URL or UUID."]})
-            self.require_manage(tenant)
+            self.check_object_permissions(self.request, tenant)
             return tenant
         candidates = list(selectors.tenants_manageable_by(user=user).filter(state=State.OK)[:2])
         if len(candidates) != 1:
@@ -98,7 +111,6 @@ class ServerGroupViewSet(ScopedViewSet):
 
     def update(self, request, uuid=None, partial=False):
         group = self.get_object()
-        self.require_manage(group)
         serializer = self.get_serializer(group, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         group = services.server_group_update(group=group, actor=request.user, **serializer.validated_data)
@@ -108,36 +120,27 @@ class ServerGroupViewSet(ScopedViewSet):
         return self.update(request, uuid, partial=True)
 
     def destroy(self, request, uuid=None):
-        group = self.get_object()
-        self.require_manage(group)
-        services.server_group_delete(group=group, actor=request.user)
+        services.server_group_delete(group=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def pull(self, request, uuid=None):
-        group = self.get_object()
-        self.require_manage(group)
-        services.server_group_pull(group=group, actor=request.user)
+        services.server_group_pull(group=self.get_object(), actor=request.user)
         return Response({"detail": "Pull operation was successfully scheduled."}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def unlink(self, request, uuid=None):
-        group = self.get_object()
-        self.require_staff()
-        services.server_group_unlink(group=group, actor=request.user)
+        services.server_group_unlink(group=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def set_ok(self, request, uuid=None):
-        group = self.get_object()
-        self.require_staff()
-        services.server_group_set_ok(group=group, actor=request.user)
+        services.server_group_set_ok(group=self.get_object(), actor=request.user)
         return Response({"detail": "Server group state has been set to OK."})
 
     @action(detail=True, methods=["post"])
     def set_erred(self, request, uuid=None):
         group = self.get_object()
-        self.require_staff()
         serializer = serializers.SetErredSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.server_group_set_erred(group=group, actor=request.user, **serializer.validated_data)
@@ -150,11 +153,11 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     visible_to = staticmethod(selectors.tenants_visible_to)
     serializer_class = serializers.TenantSerializer
     filterset_class = TenantFilter
+    action_permissions = {**READ, "create_server_group": CanManage, "pull_server_groups": CanManage}
 
     @action(detail=True, methods=["post"])
     def create_server_group(self, request, uuid=None):
         tenant = self.get_object()
-        self.require_manage(tenant)
         serializer = serializers.ServerGroupWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         group = services.server_group_create(tenant=tenant, actor=request.user, **serializer.validated_data)
@@ -162,9 +165,7 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 
     @action(detail=True, methods=["post"])
     def pull_server_groups(self, request, uuid=None):
-        tenant = self.get_object()
-        self.require_manage(tenant)
-        services.tenant_pull_server_groups(tenant=tenant, actor=request.user)
+        services.tenant_pull_server_groups(tenant=self.get_object(), actor=request.user)
         return Response({"status": "Server groups pull has been scheduled."}, status=status.HTTP_202_ACCEPTED)
 
 
