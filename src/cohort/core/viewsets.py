@@ -10,7 +10,7 @@ request rather than showing everything. Each request is checked against its acti
 request first, then on the object it acts on (`get_object`, or `check_object_permissions` for an
 object named in the body), so an object the caller cannot see is 404 and one they see but may not
 change is 403. An action without a rule raises `ImproperlyConfigured` (the request fails, closed),
-and `tests/test_architecture.py` walks the router so no such action is ever routed.
+and `tests/api/test_routes.py` walks the router so no such action is ever routed.
 """
 
 from __future__ import annotations

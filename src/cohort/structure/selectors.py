@@ -70,9 +70,9 @@ def objects_manageable_by(*, user, queryset: QuerySet[M]) -> QuerySet[M]:
 
 
 def objects_not_manageable_by(*, user, queryset: QuerySet[M]) -> QuerySet[M]:
-    """The rows of `queryset` that `user` may not manage (all of them for an anonymous user)."""
+    """The rows of `queryset` that `user` may not manage (none for an anonymous user, who sees none)."""
     if not _signed_in(user):
-        return queryset
+        return queryset.none()
     if user.is_staff:
         return queryset.none()
     return queryset.exclude(_project_rule(queryset.model, user, manage=True))
