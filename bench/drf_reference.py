@@ -10,7 +10,7 @@ from rest_framework.generics import ListAPIView
 
 from cohort.core.pagination import LinkHeaderPagination
 from cohort.openstack.models import Instance, ServerGroup
-from cohort.structure.permissions import project_scope
+from cohort.openstack.selectors import server_groups_visible_to
 
 
 class MemberSerializer(s.ModelSerializer):
@@ -58,7 +58,7 @@ class ServerGroupList(ListAPIView):
 
     def get_queryset(self):
         return (
-            ServerGroup.objects.filter(project_scope(self.request.user, "tenant__project"))
+            server_groups_visible_to(user=self.request.user)
             .select_related("tenant__project__customer", "tenant__service_settings")
             .prefetch_related("instances")
         )

@@ -83,3 +83,40 @@ def _from_imports(path: Path, module: str) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.module == module
         for alias in node.names
     }
+
+
+# What core may import of Cohort: itself, the driver interface below it, and the project's Celery app
+# (its AppConfig makes that app current in every process). Never a domain app (structure, openstack)
+# nor what needs them (embedded, the lab): those build on core, so core must not know them.
+CORE_MAY_IMPORT = ("cohort.core", "cohort.cloud", "cohort.celery")
+
+
+def absolute_imports(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved, and `from x import y` also as `x.y`."""
+    package = ["cohort", *path.relative_to(SRC).parent.parts]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_core_imports_no_domain_app():
+    for path in (SRC / "core").rglob("*.py"):
+        bad = {
+            name
+            for name in absolute_imports(path)
+            if name.startswith("cohort")
+            and name != "cohort"  # `from cohort import x` is judged as cohort.x
+            and not any(name == allowed or name.startswith(f"{allowed}.") for allowed in CORE_MAY_IMPORT)
+        }
+        assert not bad, (
+            f"core/{path.relative_to(SRC / 'core')} imports {sorted(bad)}: core is what every app builds on. "
+            "Move the code that needs a domain app into that app (or cohort.embedded), or pass what it "
+            "needs in as an argument."
+        )

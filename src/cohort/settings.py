@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "cohort.core",
     "cohort.structure",
     "cohort.openstack",
+    "cohort.embedded",  # `cohort serve` and its demo records
 ]
 
 MIDDLEWARE = [

@@ -1,20 +1,30 @@
-"""The base of every API viewset: lookup by uuid, and scoping by role that fails closed.
+"""The base of every API viewset: rows from a selector, lookup by uuid, and one rule per action.
 
-A viewset's rows are always `scope(user)` of its queryset. The default scope follows the model's
-`project_path` (where its project is); a model without one raises at the first request rather than
-showing everything. An invisible object is 404; a visible one the caller may not change is 403.
+A viewset declares what it shows and who may do what, and nothing else:
+
+    visible_to = staticmethod(selectors.server_groups_visible_to)   # (*, user) -> QuerySet
+    action_permissions = {**READ, "destroy": CanManage, "unlink": IsStaff}
+
+Its rows are always `visible_to(user=<caller>)`; a viewset without a selector raises at the first
+request rather than showing everything. Each request is checked against its action's rule: on the
+request first, then on the object it acts on (`get_object`, or `check_object_permissions` for an
+object named in the body), so an object the caller cannot see is 404 and one they see but may not
+change is 403. An action without a rule raises `ImproperlyConfigured` (the request fails, closed),
+and `tests/api/test_routes.py` walks the router so no such action is ever routed.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.urls import reverse
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, mixins, viewsets
+from rest_framework.permissions import BasePermission
 
-from cohort.structure.permissions import project_scope
+from cohort.core.permissions import READ
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -27,18 +37,28 @@ def api_root(request) -> str:
 class ScopedViewSet(viewsets.GenericViewSet):
     lookup_field = "uuid"
     lookup_value_regex = UUID_PATTERN
+    visible_to: Callable[..., QuerySet] | None = None
+    action_permissions: Mapping[str, type[BasePermission]] = {}
 
-    def scope(self, *, manage: bool = False) -> Q | None:
-        """The rows the caller may see (or manage); None means all of them (staff)."""
-        project_path = getattr(self.queryset.model, "project_path", None)
-        if project_path is None:
-            raise ImproperlyConfigured(f"{self.queryset.model.__name__} has no project_path; define scope()")
-        return project_scope(self.request.user, project_path, manage=manage)
+    def get_queryset(self) -> QuerySet:
+        if self.visible_to is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} has no visible_to: name the selector of the rows a caller may see, "
+                "e.g. visible_to = staticmethod(selectors.server_groups_visible_to)."
+            )
+        return self.visible_to(user=self.request.user)
 
-    def get_queryset(self):
-        queryset = self.queryset.all()
-        rule = self.scope()
-        return queryset if rule is None else queryset.filter(rule)
+    def get_permissions(self) -> list[BasePermission]:
+        signed_in = super().get_permissions()  # DEFAULT_PERMISSION_CLASSES
+        if self.action is None:  # a method the route does not have: DRF answers 405 after this check
+            return signed_in
+        rule = self.action_permissions.get(self.action)
+        if rule is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.action_permissions has no rule for the action {self.action!r}: "
+                "add one (CanSee, CanManage, IsStaff, ...)."
+            )
+        return [*signed_in, rule()]
 
     def lookup_uuid(self) -> uuid.UUID:
         try:
@@ -47,19 +67,14 @@ class ScopedViewSet(viewsets.GenericViewSet):
             raise exceptions.NotFound() from None
 
     def get_object(self):
+        """The object of a detail route: 404 unless the caller sees it, 403 unless the action's rule allows."""
         obj = self.get_queryset().filter(uuid=self.lookup_uuid()).first()
         if obj is None:
             raise exceptions.NotFound()
+        self.check_object_permissions(self.request, obj)
         return obj
 
-    def require_manage(self, obj) -> None:
-        rule = self.scope(manage=True)
-        objects = type(obj)._default_manager
-        if rule is not None and not objects.filter(rule, pk=obj.pk).exists():
-            if not objects.filter(pk=obj.pk).exists():
-                raise exceptions.NotFound()  # removed meanwhile by a concurrent request
-            raise exceptions.PermissionDenied()
 
-    def require_staff(self) -> None:
-        if not self.request.user.is_staff:
-            raise exceptions.PermissionDenied()
+class ReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    filterset_fields = ("name",)
+    action_permissions = READ

@@ -13,7 +13,7 @@ from django import forms
 from cohort.core.references import uuid_from_reference
 from cohort.core.states import parse_state
 from cohort.openstack.models import Instance, ServerGroup, Tenant
-from cohort.structure.permissions import project_scope
+from cohort.structure.selectors import objects_manageable_by, objects_not_manageable_by
 
 
 class StateListField(forms.Field):
@@ -126,10 +126,8 @@ class ServerGroupFilter(filters.FilterSet):
         fields: list[str] = []
 
     def filter_can_manage(self, queryset, name, value: bool):
-        rule = project_scope(self.request.user, ServerGroup.project_path, manage=True)
-        if rule is None:  # staff manage everything
-            return queryset if value else queryset.none()
-        return queryset.filter(rule) if value else queryset.exclude(rule)
+        select = objects_manageable_by if value else objects_not_manageable_by
+        return select(user=self.request.user, queryset=queryset)
 
     def filter_external_ip(self, queryset, name, value):
         return queryset.none()  # a server group has no IP address

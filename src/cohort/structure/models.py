@@ -30,7 +30,7 @@ class Project(UuidModel, TimeStampedModel):
     name = models.CharField(max_length=150)
     description = models.CharField(max_length=2000, blank=True, default="")
 
-    project_path = ""  # a project is its own project (see cohort.structure.permissions.project_scope)
+    project_path = ""  # a project is its own project (see cohort.structure.selectors)
 
     class Meta:
         ordering = ["name"]

@@ -1,7 +1,8 @@
 """The OpenStack endpoints: server groups, tenants (with their two actions) and instances.
 
-Views parse and authorise; services write; `server_group_objects` renders. A server group response
-is always built the same way, whichever endpoint returns it.
+Views parse; selectors decide what the caller sees; `action_permissions` says who may run each
+action; services write; `server_group_response` renders. A server group response is always built
+the same way, whichever endpoint returns it.
 """
 
 from __future__ import annotations
@@ -10,22 +11,46 @@ from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cohort.core.permissions import READ, IsStaff
 from cohort.core.references import uuid_from_reference
 from cohort.core.schema import read_only_schema
 from cohort.core.states import State
-from cohort.core.viewsets import ScopedViewSet, api_root
-from cohort.openstack import services
+from cohort.core.viewsets import ReadOnlyViewSet, ScopedViewSet, api_root
+from cohort.openstack import selectors, services
 from cohort.openstack.api import serializers
 from cohort.openstack.api.schema import server_group_schema, tenant_schema
 from cohort.openstack.api.serializers import server_group_objects
 from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, TenantFilter
-from cohort.openstack.models import Instance, ServerGroup, Tenant
+from cohort.openstack.models import ServerGroup, Tenant
+from cohort.structure.permissions import CanManage
+
+
+def server_group_responses(request, ids: list[int]) -> list[dict]:
+    return server_group_objects(ids, api_root(request), request.query_params.getlist("field"))
+
+
+def server_group_response(request, group: ServerGroup) -> dict:
+    objects = server_group_responses(request, [group.pk])
+    if not objects:
+        raise exceptions.NotFound()  # deleted by a concurrent request after this one read it
+    return objects[0]
 
 
 @server_group_schema
 class ServerGroupViewSet(ScopedViewSet):
-    queryset = ServerGroup.objects.all()
+    visible_to = staticmethod(selectors.server_groups_visible_to)
     filterset_class = ServerGroupFilter
+    action_permissions = {
+        **READ,
+        "create": CanManage,  # judged on the tenant named in the body
+        "update": CanManage,
+        "partial_update": CanManage,
+        "destroy": CanManage,
+        "pull": CanManage,
+        "unlink": IsStaff,
+        "set_ok": IsStaff,
+        "set_erred": IsStaff,
+    }
 
     def get_serializer_class(self):
         return (
@@ -34,9 +59,6 @@ class ServerGroupViewSet(ScopedViewSet):
             else serializers.ServerGroupWriteSerializer
         )
 
-    def render(self, ids: list[int]) -> list[dict]:
-        return server_group_objects(ids, api_root(self.request), self.request.query_params.getlist("field"))
-
     def filter_queryset(self, queryset):
         # Most list calls carry no filter at all (just page and page_size): skip building the filter
         # form, which costs more than the page's SQL.
@@ -44,22 +66,16 @@ class ServerGroupViewSet(ScopedViewSet):
             return queryset
         return super().filter_queryset(queryset)
 
-    def render_one(self, group: ServerGroup) -> dict:
-        objects = self.render([group.pk])
-        if not objects:
-            raise exceptions.NotFound()  # deleted by a concurrent request after this one read it
-        return objects[0]
-
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
         if request.method == "HEAD":
             self.paginator.count_only(queryset, request)
             return Response(headers=self.paginator.headers())
         ids = self.paginator.page_of_ids(queryset, request)
-        return self.get_paginated_response(self.render(ids))
+        return self.get_paginated_response(server_group_responses(request, ids))
 
     def retrieve(self, request, uuid=None):
-        return Response(self.render_one(self.get_object()))
+        return Response(server_group_response(request, self.get_object()))
 
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
@@ -67,20 +83,21 @@ class ServerGroupViewSet(ScopedViewSet):
         data = dict(serializer.validated_data)
         tenant = self.resolve_tenant(data.pop("tenant", None))
         group = services.server_group_create(tenant=tenant, actor=request.user, **data)
-        return Response(self.render_one(group), status=status.HTTP_201_CREATED)
+        return Response(server_group_response(request, group), status=status.HTTP_201_CREATED)
 
     def resolve_tenant(self, reference: str | None) -> Tenant:
-        tenants = TenantViewSet(request=self.request, action="list", kwargs={})
+        """The tenant named in the body (400 unless the caller sees it, 403 unless they manage it), or
+        else the only tenant in OK the caller manages."""
+        user = self.request.user
         if reference:
             tenant_uuid = uuid_from_reference(reference)
-            tenant = tenants.get_queryset().filter(uuid=tenant_uuid).first() if tenant_uuid else None
+            tenants = selectors.tenants_visible_to(user=user)
+            tenant = tenants.filter(uuid=tenant_uuid).first() if tenant_uuid else None
             if tenant is None:
                 raise exceptions.ValidationError({"tenant": ["Tenant not found. Give a tenant URL or UUID."]})
-            tenants.require_manage(tenant)
+            self.check_object_permissions(self.request, tenant)
             return tenant
-        rule = tenants.scope(manage=True)
-        candidates = Tenant.objects.filter(state=State.OK)
-        candidates = list((candidates if rule is None else candidates.filter(rule))[:2])
+        candidates = list(selectors.tenants_manageable_by(user=user).filter(state=State.OK)[:2])
         if len(candidates) != 1:
             raise exceptions.ValidationError(
                 {
@@ -94,46 +111,36 @@ class ServerGroupViewSet(ScopedViewSet):
 
     def update(self, request, uuid=None, partial=False):
         group = self.get_object()
-        self.require_manage(group)
         serializer = self.get_serializer(group, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         group = services.server_group_update(group=group, actor=request.user, **serializer.validated_data)
-        return Response(self.render_one(group))
+        return Response(server_group_response(request, group))
 
     def partial_update(self, request, uuid=None):
         return self.update(request, uuid, partial=True)
 
     def destroy(self, request, uuid=None):
-        group = self.get_object()
-        self.require_manage(group)
-        services.server_group_delete(group=group, actor=request.user)
+        services.server_group_delete(group=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def pull(self, request, uuid=None):
-        group = self.get_object()
-        self.require_manage(group)
-        services.server_group_pull(group=group, actor=request.user)
+        services.server_group_pull(group=self.get_object(), actor=request.user)
         return Response({"detail": "Pull operation was successfully scheduled."}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def unlink(self, request, uuid=None):
-        group = self.get_object()
-        self.require_staff()
-        services.server_group_unlink(group=group, actor=request.user)
+        services.server_group_unlink(group=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def set_ok(self, request, uuid=None):
-        group = self.get_object()
-        self.require_staff()
-        services.server_group_set_ok(group=group, actor=request.user)
+        services.server_group_set_ok(group=self.get_object(), actor=request.user)
         return Response({"detail": "Server group state has been set to OK."})
 
     @action(detail=True, methods=["post"])
     def set_erred(self, request, uuid=None):
         group = self.get_object()
-        self.require_staff()
         serializer = serializers.SetErredSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.server_group_set_erred(group=group, actor=request.user, **serializer.validated_data)
@@ -143,30 +150,27 @@ class ServerGroupViewSet(ScopedViewSet):
 @tenant_schema
 @read_only_schema(serializers.TenantSerializer)
 class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    queryset = Tenant.objects.select_related("service_settings", "project__customer")
+    visible_to = staticmethod(selectors.tenants_visible_to)
     serializer_class = serializers.TenantSerializer
     filterset_class = TenantFilter
+    action_permissions = {**READ, "create_server_group": CanManage, "pull_server_groups": CanManage}
 
     @action(detail=True, methods=["post"])
     def create_server_group(self, request, uuid=None):
         tenant = self.get_object()
-        self.require_manage(tenant)
         serializer = serializers.ServerGroupWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         group = services.server_group_create(tenant=tenant, actor=request.user, **serializer.validated_data)
-        groups = ServerGroupViewSet(request=request, action="retrieve", kwargs={}, format_kwarg=None)
-        return Response(groups.render_one(group), status=status.HTTP_201_CREATED)
+        return Response(server_group_response(request, group), status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def pull_server_groups(self, request, uuid=None):
-        tenant = self.get_object()
-        self.require_manage(tenant)
-        services.tenant_pull_server_groups(tenant=tenant, actor=request.user)
+        services.tenant_pull_server_groups(tenant=self.get_object(), actor=request.user)
         return Response({"status": "Server groups pull has been scheduled."}, status=status.HTTP_202_ACCEPTED)
 
 
 @read_only_schema(serializers.InstanceSerializer)
-class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    queryset = Instance.objects.select_related("tenant__project__customer", "server_group")
+class InstanceViewSet(ReadOnlyViewSet):
+    visible_to = staticmethod(selectors.instances_visible_to)
     serializer_class = serializers.InstanceSerializer
     filterset_class = InstanceFilter

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from cohort import demo
 from cohort.core.authentication import issue_token
 from cohort.core.supervisor import Child, Supervisor
+from cohort.embedded import demo
 
 OPENSTACK_DRIVER = "cohort.cloud.openstack.OpenStackDriver"
 MEMORY_DRIVER = "cohort.cloud.memory.MemoryDriver"
