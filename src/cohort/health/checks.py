@@ -34,10 +34,12 @@ def database() -> dict:
 
 
 def broker() -> dict:
+    from django.conf import settings
+
     from cohort.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
             conn.default_channel  # noqa: B018 (opening a channel is what talks to the server)
         return {"status": "ok"}
