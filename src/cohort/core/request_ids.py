@@ -15,6 +15,8 @@ import re
 import uuid
 
 from celery import signals
+from django.core.signals import request_finished
+from django.dispatch import receiver
 
 HEADER = "X-Request-ID"
 TASK_HEADER = "cohort_request_id"
@@ -33,15 +35,19 @@ def from_client(value: str | None) -> str:
 def request_id_middleware(get_response):
     def middleware(request):
         request_id = from_client(request.headers.get(HEADER))
-        token = current.set(request_id)
-        try:
-            response = get_response(request)
-        finally:
-            current.reset(token)
+        current.set(request_id)
+        response = get_response(request)
         response[HEADER] = request_id
         return response
 
     return middleware
+
+
+# Kept until the response is closed, not only while the middleware runs: Django logs a 4xx or 5xx
+# response ("Not Found: ...") after the last middleware has returned.
+@receiver(request_finished)
+def _forget_after_response(**kwargs) -> None:
+    current.set(None)
 
 
 @signals.before_task_publish.connect
