@@ -63,7 +63,9 @@ _tokens: dict[str, contextvars.Token] = {}
 @signals.task_prerun.connect
 def _restore_in_worker(task_id=None, task=None, **kwargs) -> None:
     # An eager task runs inside the request that queued it, and keeps its id.
-    request_id = getattr(task.request, TASK_HEADER, None) if task is not None else None
+    if task is None:
+        return
+    request_id = getattr(task.request, TASK_HEADER, None)
     if request_id or not task.request.is_eager:
         _tokens[task_id] = current.set(request_id if request_id and SANE.fullmatch(request_id) else None)
 
