@@ -140,3 +140,16 @@ def test_with_a_token_only_its_bearer(db, client, settings):
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", REMOTE_ADDR="10.0.0.5", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
+
+
+def test_a_scrape_without_the_database_still_serves_the_processes_figures(db, client, monkeypatch):
+    from django.db import OperationalError
+
+    from cohort.metrics.collectors import DatabaseCollector
+
+    def away(self):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(DatabaseCollector, "families", away)
+    families = scrape(client)
+    assert "cohort_http_requests" in families and "cohort_server_groups" not in families

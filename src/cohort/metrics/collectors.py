@@ -3,9 +3,11 @@ when it keeps none), and what the database knows, computed at scrape time."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Count
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import GaugeMetricFamily
@@ -13,6 +15,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from cohort.core.states import State
 from cohort.metrics import processes
+
+logger = logging.getLogger(__name__)
 
 
 class ProcessFilesCollector:
@@ -33,6 +37,14 @@ class DatabaseCollector:
     the oldest last successful pull among its tenants (from /health/ready's query)."""
 
     def collect(self):
+        try:
+            families = list(self.families())
+        except DatabaseError:  # the database is away: the processes' own figures are still served
+            logger.warning("metrics: the database did not answer; its figures are left out of this scrape")
+            return []
+        return families
+
+    def families(self):
         from cohort.health.checks import cloud_reconciliation
         from cohort.openstack.models import ServerGroup
 
