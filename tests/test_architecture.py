@@ -85,10 +85,24 @@ def _from_imports(path: Path, module: str) -> set[str]:
     }
 
 
-# What core may import of Cohort: itself, the driver interface below it, and the project's Celery app
-# (its AppConfig makes that app current in every process). Never a domain app (structure, openstack)
-# nor what needs them (embedded, the lab): those build on core, so core must not know them.
-CORE_MAY_IMPORT = ("cohort.core", "cohort.cloud", "cohort.celery")
+# What core may import of Cohort: itself, the driver interface below it, the project's Celery app
+# (its AppConfig makes that app current in every process), and the two modules of metrics that know
+# no app (the instruments, and each process's metrics folder). Never a domain app (structure,
+# openstack) nor what needs them (embedded, the lab): those build on core, so core must not know them.
+CORE_MAY_IMPORT = (
+    "cohort.core",
+    "cohort.cloud",
+    "cohort.celery",
+    "cohort.metrics.instruments",
+    "cohort.metrics.processes",
+)
+APP_FREE = ("metrics/instruments.py", "metrics/processes.py")
+
+
+def test_what_core_may_import_of_metrics_knows_no_app():
+    for name in APP_FREE:
+        cohort_imports = {module for module in absolute_imports(SRC / name) if module.startswith("cohort")}
+        assert cohort_imports <= {"cohort"}, f"{name} imports {sorted(cohort_imports)}; core relies on it knowing none"
 
 
 def absolute_imports(path: Path) -> set[str]:

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cohort.settings")
@@ -53,3 +53,13 @@ class Sweeper(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(Sweeper)
+
+
+# --- Operations: the worker logs as the web does (settings.LOGGING: request ids, COHORT_LOG_FORMAT) ---
+@signals.setup_logging.connect
+def _log_as_django_does(**kwargs) -> None:
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

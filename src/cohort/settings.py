@@ -113,9 +113,13 @@ INSTALLED_APPS = [
     "cohort.structure",
     "cohort.openstack",
     "cohort.embedded",  # `cohort serve` and its demo records
+    "cohort.health",
+    "cohort.metrics",
 ]
 
 MIDDLEWARE = [
+    "cohort.core.request_ids.request_id_middleware",
+    "cohort.metrics.middleware.http_metrics",
     "cohort.core.middleware.body_size_limit",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -304,14 +308,30 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(HOME / "celerybeat-schedule")
 
+# --- Operations: health, metrics, request ids, logs (cohort.health, cohort.metrics, cohort.core.logs) ---
+# COHORT_LOG_FORMAT=json: one JSON object per line; anything else, plain text. Either way each line
+# carries the request id of the request (or of the request that queued the task) it belongs to.
+LOG_FORMAT = "json" if env("COHORT_LOG_FORMAT", "plain").strip().lower() == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "cohort.core.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "cohort.core.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("COHORT_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# The worker logs through LOGGING too (cohort.celery), not through handlers of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# /metrics (cohort.metrics): with COHORT_METRICS_TOKEN set, only `Authorization: Bearer <token>` may
+# read it; without, only clients on the loopback interface. Each `cohort web`, `worker` and `beat`
+# keeps its processes' figures in a folder of its own under METRICS_DIR, which /metrics adds up.
+METRICS_TOKEN = env("COHORT_METRICS_TOKEN") or ""
+METRICS_DIR = HOME / "metrics"
+# --- end of operations ---------------------------------------------------------------------------------
 
 if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("queue", "processed", "control"):

@@ -7,6 +7,8 @@ from rest_framework.routers import SimpleRouter
 from cohort.core import views
 from cohort.core.auth_views import PasswordLoginView, admin_login
 from cohort.core.schema import RedocView, SchemaView, SwaggerView, password_login_schema
+from cohort.health import views as health
+from cohort.metrics.views import metrics
 from cohort.openstack.api.views import InstanceViewSet, ServerGroupViewSet, TenantViewSet
 from cohort.structure.api.views import CustomerViewSet, ProjectViewSet, ServiceSettingsViewSet
 
@@ -29,6 +31,10 @@ urlpatterns = [
     path("admin/login/", admin_login),  # before the admin's own route to it: throttled
     path("admin/", admin.site.urls),
     re_path(r"^api/.*$", views.not_found),
+    # Operations: not under /api/, not in the schema
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics, name="metrics"),
 ]
 
 handler400 = "cohort.core.views.bad_request"

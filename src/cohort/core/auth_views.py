@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from cohort.core.authentication import issue_token
 from cohort.core.throttling import LoginThrottle
+from cohort.metrics.instruments import login_failures
 
 
 class PasswordSerializer(serializers.Serializer):
@@ -41,9 +42,14 @@ class PasswordLoginView(APIView):
         serializer = PasswordSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         throttle = LoginThrottle(request, serializer.validated_data["username"])
-        throttle.check()
+        try:
+            throttle.check()
+        except Throttled:
+            login_failures.labels("api", "throttled").inc()
+            raise
         user = authenticate(request, **serializer.validated_data)
         if user is None or not user.is_active:
+            login_failures.labels("api", "invalid").inc()
             raise exceptions.AuthenticationFailed("Invalid username or password.")
         throttle.succeeded()
         return Response({"token": issue_token(user)})
@@ -57,8 +63,11 @@ def admin_login(request, **kwargs):
     try:
         throttle.check()
     except Throttled as refused:
+        login_failures.labels("admin", "throttled").inc()
         return JsonResponse({"detail": refused.detail}, status=429, headers={"Retry-After": str(refused.wait)})
     response = admin.site.login(request, **kwargs)
     if request.user.is_authenticated and response.status_code == 302:
         throttle.succeeded()
+    else:
+        login_failures.labels("admin", "invalid").inc()
     return response

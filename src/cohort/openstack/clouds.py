@@ -1,7 +1,8 @@
 """The driver for a tenant: the configured driver class, bound to the tenant's access record.
 
 Every cloud call is bounded: unless the cloud's own options say otherwise, each HTTP request to
-Keystone and Nova gives up after `CLOUD_TIMEOUT_SECONDS` (connecting and reading alike).
+Keystone and Nova gives up after `CLOUD_TIMEOUT_SECONDS` (connecting and reading alike), and is
+counted and timed (`cohort.metrics.clouds`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import replace
 from django.conf import settings
 
 from cohort.cloud import CloudDriver, load_driver
+from cohort.metrics.clouds import MeasuredDriver
 from cohort.openstack.models import Tenant
 
 
 def cloud_for(tenant: Tenant) -> CloudDriver:
     access = tenant.cloud_access()
     access = replace(access, options={"timeout": settings.CLOUD_TIMEOUT_SECONDS, **access.options})
-    return load_driver(settings.CLOUD_DRIVER)(access)
+    return MeasuredDriver(load_driver(settings.CLOUD_DRIVER)(access))

@@ -23,6 +23,8 @@ class Tenant(UuidModel, TimeStampedModel, StatusModel):
     backend_id = models.CharField(max_length=255, blank=True, default="")
     # The tenant's own user, when Cohort should act as it rather than with the cloud's credentials.
     credentials = EncryptedJSONField(default=dict, blank=True)
+    # When reconciliation last pulled the tenant completely (a failed pull leaves its error_message).
+    pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     project_path = "project"
 

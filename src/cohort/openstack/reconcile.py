@@ -166,7 +166,8 @@ def pull_tenant(tenant_id: int) -> bool:
         stale = [r.pk for r in records if r.state in SETTLED and r.backend_id in gone]
         ServerGroup.objects.filter(pk__in=stale).delete()
         _sync_servers(tenant, servers, pairs)
-        Tenant.objects.filter(pk=tenant.pk).update(error_message="")
+        # The time of the last successful pull: /health/ready and the reconciliation lag metric.
+        Tenant.objects.filter(pk=tenant.pk).update(error_message="", pulled_at=timezone.now())
     _delete_strays(driver, strays)
     logger.info("tenant %s pulled: %d groups in Nova, %d records removed", tenant, len(remotes), len(stale))
     return True

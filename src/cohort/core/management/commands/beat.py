@@ -3,6 +3,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from cohort.metrics.processes import prepare as prepare_metrics
+
 
 class Command(BaseCommand):
     help = "Run the Celery beat scheduler: periodic reconciliation of every tenant. Run exactly one."
@@ -11,5 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("celery_args", nargs="*")
 
     def handle(self, celery_args, **options):
+        prepare_metrics("beat")
         argv = [sys.executable, "-m", "celery", "--app", "cohort", "beat", "--loglevel", "INFO", *celery_args]
         os.execv(sys.executable, argv)

@@ -3,6 +3,11 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from cohort.metrics.processes import prepare as prepare_metrics
+
+# gunicorn's default access line, with the response's request id at the end.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+
 
 class Command(BaseCommand):
     help = "Serve the API with gunicorn (production). Extra gunicorn options go after `--`."
@@ -13,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("gunicorn_args", nargs="*")
 
     def handle(self, bind, workers, gunicorn_args, **options):
+        prepare_metrics("web")
         argv = [
             sys.executable,
             "-m",
@@ -24,6 +30,10 @@ class Command(BaseCommand):
             str(workers),
             "--access-logfile",
             "-",
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
+            "--config",
+            "python:cohort.metrics.gunicorn_hooks",
             *gunicorn_args,
         ]
         os.execv(sys.executable, argv)

@@ -3,6 +3,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from cohort.metrics.processes import prepare as prepare_metrics
+
 
 class Command(BaseCommand):
     help = "Run a Celery worker (production). Extra celery options go after `--`."
@@ -11,6 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("celery_args", nargs="*")
 
     def handle(self, celery_args, **options):
+        prepare_metrics("worker")
         argv = [
             sys.executable,
             "-m",

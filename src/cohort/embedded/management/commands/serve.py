@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 from cohort.core.authentication import issue_token
 from cohort.core.supervisor import Child, Supervisor
 from cohort.embedded import demo
+from cohort.metrics import processes
 
 OPENSTACK_DRIVER = "cohort.cloud.openstack.OpenStackDriver"
 MEMORY_DRIVER = "cohort.cloud.memory.MemoryDriver"
@@ -89,13 +90,15 @@ class Command(BaseCommand):
             )
         self.stdout.write("\n")
         self.stdout.flush()
+        processes.prepare("serve")  # one folder for the figures of all three children
         python = sys.executable
         celery = [python, "-m", "celery", "--app", "cohort"]
         concurrency = WORKER_CONCURRENCY if lab else MEMORY_WORKER_CONCURRENCY
         Supervisor(
             [
                 Child("web", [python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind,
-                              "--workers", "2", "--access-logfile", "-"]),
+                              "--workers", "2", "--access-logfile", "-",
+                              "--config", "python:cohort.metrics.gunicorn_hooks"]),
                 Child("worker", [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
                                  "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER),
                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),

@@ -1,0 +1,71 @@
+"""What `/metrics` exposes: the figures of every process (from their files, or this process's own
+when it keeps none), and what the database knows, computed at scrape time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Count
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.metrics_core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from cohort.core.states import State
+from cohort.metrics import processes
+
+logger = logging.getLogger(__name__)
+
+
+class ProcessFilesCollector:
+    """Every process's files under METRICS_DIR, of every command, added up."""
+
+    def collect(self):
+        files = [str(path) for path in Path(settings.METRICS_DIR).glob("*/*.db")]
+        return MultiProcessCollector.merge(files, accumulate=True)
+
+
+class ThisProcessCollector:
+    def collect(self):
+        return REGISTRY.collect()
+
+
+class DatabaseCollector:
+    """Server groups by state (one GROUP BY), and the reconciliation lag of each cloud: the age of
+    the oldest last successful pull among its tenants (from /health/ready's query)."""
+
+    def collect(self):
+        try:
+            families = list(self.families())
+        except DatabaseError:  # the database is away: the processes' own figures are still served
+            logger.warning("metrics: the database did not answer; its figures are left out of this scrape")
+            return []
+        return families
+
+    def families(self):
+        from cohort.health.checks import cloud_reconciliation
+        from cohort.openstack.models import ServerGroup
+
+        groups = GaugeMetricFamily("cohort_server_groups", "Server groups, by state", labels=["state"])
+        counts = dict(ServerGroup.objects.order_by().values_list("state").annotate(n=Count("pk")))
+        for state in State.values:
+            groups.add_metric([state], counts.get(state, 0))
+        yield groups
+        lag = GaugeMetricFamily(
+            "cohort_reconciliation_lag_seconds",
+            "Age of the oldest last successful pull among a cloud's tenants (a tenant never pulled: since it was made)",
+            labels=["cloud"],
+        )
+        for cloud in cloud_reconciliation():
+            if cloud["lag_seconds"] is not None:
+                lag.add_metric([cloud["name"]], cloud["lag_seconds"])
+        yield lag
+
+
+def registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ProcessFilesCollector() if processes.enabled() else ThisProcessCollector())
+    registry.register(DatabaseCollector())
+    return registry
