@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from cohort.openstack.api.serializers import FIELDS
+from cohort.openstack.api.serializers import FIELDS, ServerGroupCreateSerializer, ServerGroupWriteSerializer
 from tests.api.support import GROUPS, group_path, tenant_path
 from tests.clients import openapi
 from tests.conftest import make_group
@@ -173,6 +173,35 @@ def test_create_on_the_collection_documents_the_tenant_key(schema):
         "policy",
         "rules",
     ]
+
+
+@pytest.mark.parametrize(
+    "component, serializer",
+    [
+        ("OpenStackServerGroupRequest", ServerGroupWriteSerializer),
+        ("PatchedOpenStackServerGroupRequest", ServerGroupWriteSerializer),
+        ("OpenStackServerGroupCreateRequest", ServerGroupCreateSerializer),
+    ],
+)
+def test_request_bodies_are_documented_by_the_serializers_that_validate_them(schema, component, serializer):
+    documented = openapi.component(schema, component)
+    fields = serializer().fields
+    assert list(documented["properties"]) == list(fields)
+    if not component.startswith("Patched"):
+        assert documented["required"] == [name for name, field in fields.items() if field.required]
+    assert documented["properties"]["rules"]["allOf"] == [{"$ref": "#/components/schemas/ServerGroupRulesRequest"}]
+
+
+def test_the_documented_rule_bounds_are_the_validated_ones(schema):
+    bounds = openapi.component(schema, "ServerGroupRulesRequest")["properties"]["max_server_per_host"]
+    assert openapi.component(schema, "ServerGroupRules")["properties"]["max_server_per_host"] == bounds
+    low, high = bounds["minimum"], bounds["maximum"]
+
+    def accepted(value) -> bool:
+        body = {"name": "g", "policy": "anti-affinity", "rules": {"max_server_per_host": value}}
+        return ServerGroupWriteSerializer(data=body).is_valid()
+
+    assert [accepted(value) for value in (low - 1, low, high, high + 1)] == [False, True, True, False]
 
 
 def test_the_token_scheme_is_documented(schema):

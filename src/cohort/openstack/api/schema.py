@@ -3,14 +3,18 @@
 Server-group responses are built by a plain function (`serializers.server_group_objects`), not by a
 serializer, so `OpenStackServerGroupSerializer` here exists only to document that shape: every key
 of `serializers.FIELDS`, in order, with its type. It is never used to render; a test validates real
-responses against the generated schema so the two cannot drift apart. Operation ids, component and
-enum names are the reference's (those of the published `waldur-api-client`).
+responses against the generated schema so the two cannot drift apart. Request bodies are documented
+by the serializers that validate them (`RulesFieldSchema` gives the custom rules field its
+component). Operation ids, component and enum names are the reference's (those of the published
+`waldur-api-client`).
 """
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from cohort.core.schema import (
@@ -26,15 +30,16 @@ from cohort.core.schema import (
 from cohort.core.states import State
 from cohort.openstack.api.serializers import (
     FIELDS,
-    MAX_SERVER_PER_HOST,
-    ServerGroupNameField,
+    POLICY_HELP,
+    RulesField,
+    ServerGroupCreateSerializer,
+    ServerGroupWriteSerializer,
     SetErredSerializer,
 )
 from cohort.openstack.models import ServerGroup
 
 STATE_CHOICES = State.choices
 POLICY_CHOICES = ServerGroup.Policy.choices
-POLICY_HELP = "Server group policy determining the rules for scheduling servers in this group"
 ORDERING = ("name", "created", "modified", "state", "tenant_name", "project_name", "customer_name")
 
 
@@ -44,13 +49,18 @@ class OpenStackNestedInstanceSerializer(serializers.Serializer):
     uuid = serializers.UUIDField(read_only=True)
 
 
-class ServerGroupRulesSerializer(serializers.Serializer):
-    max_server_per_host = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_SERVER_PER_HOST,
-        required=False,
-        help_text="With the anti-affinity policy only: at most this many members on one host.",
-    )
+class RulesFieldSchema(OpenApiSerializerFieldExtension):
+    """`RulesField` as the component `ServerGroupRules` (`ServerGroupRulesRequest` in a request body)."""
+
+    target_class = RulesField
+
+    def map_serializer_field(self, auto_schema, direction):
+        name = "ServerGroupRulesRequest" if direction == "request" else "ServerGroupRules"
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, object=name, schema=RulesField.json_schema()
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
 
 
 def _text() -> serializers.CharField:
@@ -114,31 +124,7 @@ class OpenStackServerGroupSerializer(serializers.Serializer):
     marketplace_resource_state = _nullable()
     is_usage_based = _nullable(serializers.BooleanField)
     is_limit_based = _nullable(serializers.BooleanField)
-    rules = ServerGroupRulesSerializer(read_only=True, help_text="Nova's rules; {} when there are none.")
-
-
-@extend_schema_serializer(component_name="OpenStackServerGroup")
-class ServerGroupInputSerializer(serializers.Serializer):
-    """What a create or an update accepts (`OpenStackServerGroupRequest`, as the reference names it)."""
-
-    name = ServerGroupNameField()
-    description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
-    policy = serializers.ChoiceField(
-        choices=POLICY_CHOICES,
-        allow_blank=True,
-        required=False,
-        help_text=f"{POLICY_HELP}. Left out or blank: affinity on create, unchanged on update.",
-    )
-    rules = ServerGroupRulesSerializer(required=False, help_text="Accepted with the anti-affinity policy only.")
-
-
-@extend_schema_serializer(component_name="OpenStackServerGroupCreate")
-class ServerGroupCreateInputSerializer(ServerGroupInputSerializer):
-    tenant = serializers.CharField(
-        required=False,
-        help_text="The tenant's URL (as in responses) or UUID. May be left out by a caller who manages exactly "
-        "one tenant in state OK.",
-    )
+    rules = RulesField(read_only=True, help_text="Nova's rules; {} when there are none.")
 
 
 class StatusSerializer(serializers.Serializer):
@@ -225,21 +211,21 @@ server_group_schema = extend_schema_view(
         "Create",
         description="The new group is answered at once in CREATION_SCHEDULED; Nova is asked in the background.",
         parameters=[FIELD_PARAMETER],
-        request=ServerGroupCreateInputSerializer,
+        request=ServerGroupCreateSerializer,
         responses={201: GROUP, 400: INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT},
     ),
     update=_op(
         "openstack_server_groups_update",
         "Update",
         description=UPDATE_HELP,
-        request=ServerGroupInputSerializer,
+        request=ServerGroupWriteSerializer,
         responses={200: GROUP, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
     partial_update=_op(
         "openstack_server_groups_partial_update",
         "Partial Update",
         description=UPDATE_HELP,
-        request=ServerGroupInputSerializer,
+        request=ServerGroupWriteSerializer,
         responses={200: GROUP, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
     destroy=_op(
@@ -283,7 +269,7 @@ tenant_schema = extend_schema_view(
         "openstack_tenants_create_server_group",
         "Create a server group in this tenant",
         description="The new group is answered at once in CREATION_SCHEDULED; Nova is asked in the background.",
-        request=ServerGroupInputSerializer,
+        request=ServerGroupWriteSerializer,
         responses={201: GROUP, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
     pull_server_groups=_op(

@@ -1,6 +1,8 @@
 """Server groups on the wire: input validation, and the fast output path.
 
-Input goes through DRF serializers (error shapes come free). Output does not: a response object is
+Input goes through DRF serializers (error shapes come free), which also document it: the OpenAPI
+request components (`OpenStackServerGroupRequest`, `PatchedOpenStackServerGroupRequest`,
+`OpenStackServerGroupCreateRequest`) are generated from them. Output does not: a response object is
 built by a plain function from one raw row per group (`cohort.core.rows`) plus one query for all
 members of the page: a page of 300 groups costs two queries (beside the one that picks the page), no
 model instances and no per-value conversions. Every response that
@@ -13,9 +15,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from cohort.cloud import POLICIES
 from cohort.cloud.names import refused_character
 from cohort.core.fields import HexUUIDField, LinkField
 from cohort.core.rows import fetch_in, wire_datetime, wire_json, wire_uuid
@@ -131,10 +133,14 @@ MAX_SERVER_PER_HOST = 2**31 - 1  # a sane bound for every consumer of the JSON; 
 
 
 class RulesField(serializers.Field):
+    """Nova's rules of a group: `{"max_server_per_host": n}`, n from 1 to `MAX_SERVER_PER_HOST`; `{}`
+    for none. `json_schema` documents the same bounds (`schema.RulesFieldSchema` puts it in the
+    OpenAPI schema, as the `ServerGroupRules` component)."""
+
     default_error_messages = {
         # braces doubled: DRF passes every message through str.format()
         "invalid": 'Rules must be an object such as {{"max_server_per_host": 2}}.',
-        "max_server_per_host": "max_server_per_host must be an integer from 1 to 2147483647.",
+        "max_server_per_host": f"max_server_per_host must be an integer from 1 to {MAX_SERVER_PER_HOST}.",
     }
 
     def to_internal_value(self, data):
@@ -150,12 +156,29 @@ class RulesField(serializers.Field):
     def to_representation(self, value):
         return value
 
+    @staticmethod
+    def json_schema() -> dict:
+        return {
+            "type": "object",
+            "properties": {
+                "max_server_per_host": {
+                    "type": "integer",
+                    "maximum": MAX_SERVER_PER_HOST,
+                    "minimum": 1,
+                    "description": "With the anti-affinity policy only: at most this many members on one host.",
+                }
+            },
+        }
+
+
+POLICY_HELP = "Server group policy determining the rules for scheduling servers in this group"
+
 
 class PolicyField(serializers.ChoiceField):
     """One of Nova's four policies; blank (as the published client may send) means "not given"."""
 
     def __init__(self, **kwargs):
-        super().__init__(choices=POLICIES, allow_blank=True, **kwargs)
+        super().__init__(choices=ServerGroup.Policy.choices, allow_blank=True, **kwargs)
 
 
 NAME_MAX_LENGTH = 150
@@ -182,11 +205,17 @@ class ServerGroupNameField(serializers.CharField):
         super().__init__(max_length=NAME_MAX_LENGTH, validators=[validate_server_group_name], **kwargs)
 
 
+@extend_schema_serializer(component_name="OpenStackServerGroup")
 class ServerGroupWriteSerializer(serializers.Serializer):
+    """What a create or an update accepts (`OpenStackServerGroupRequest`, as the reference names it)."""
+
     name = ServerGroupNameField()
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
-    policy = PolicyField(required=False)
-    rules = RulesField(required=False)
+    policy = PolicyField(
+        required=False,
+        help_text=f"{POLICY_HELP}. Left out or blank: affinity on create, unchanged on update.",
+    )
+    rules = RulesField(required=False, help_text="Accepted with the anti-affinity policy only.")
 
     def validate(self, attrs):
         if attrs.get("policy") == "":
@@ -197,8 +226,13 @@ class ServerGroupWriteSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="OpenStackServerGroupCreate")
 class ServerGroupCreateSerializer(ServerGroupWriteSerializer):
-    tenant = serializers.CharField(required=False, help_text="The tenant's URL or UUID.")
+    tenant = serializers.CharField(
+        required=False,
+        help_text="The tenant's URL (as in responses) or UUID. May be left out by a caller who manages exactly "
+        "one tenant in state OK.",
+    )
 
 
 class SetErredSerializer(serializers.Serializer):
