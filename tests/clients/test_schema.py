@@ -1,8 +1,8 @@
 """The OpenAPI schema at /api/schema/: what it names, what it promises, and that real answers keep it.
 
-Server-group answers are rendered by a plain function, not by the serializer that documents them, so
-the last tests here send real requests and validate every answer against the schema served: the
-documentation cannot drift from the renderer without a failure here.
+Server-group answers are rendered from the declaration that also documents them (`wire.SERVER_GROUP`),
+not by a serializer; the last tests here send real requests and validate every answer against the
+schema served, so the documentation cannot drift from the renderer without a failure here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from cohort.openstack.api.serializers import FIELDS, ServerGroupCreateSerializer, ServerGroupWriteSerializer
+from cohort.openstack.api.serializers import ServerGroupCreateSerializer, ServerGroupWriteSerializer
+from cohort.openstack.api.wire import SERVER_GROUP
 from tests.api.support import GROUPS, group_path, tenant_path
 from tests.clients import openapi
 from tests.conftest import make_group
@@ -65,6 +66,7 @@ TEXT_FILTERS = (
 STATES = ["CREATION_SCHEDULED", "CREATING", "UPDATE_SCHEDULED", "UPDATING", "DELETION_SCHEDULED", "DELETING", "OK",
           "ERRED"]  # fmt: skip
 POLICIES = ["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
+FIELDS = list(SERVER_GROUP.names)
 NULL_KEYS = [name for name in FIELDS if name.startswith(("marketplace_", "is_"))] + ["access_url"]
 
 

@@ -1,12 +1,9 @@
 """The OpenAPI description of the OpenStack endpoints.
 
-Server-group responses are built by a plain function (`serializers.server_group_objects`), not by a
-serializer, so `OpenStackServerGroupSerializer` here exists only to document that shape: every key
-of `serializers.FIELDS`, in order, with its type. It is never used to render; a test validates real
-responses against the generated schema so the two cannot drift apart. Request bodies are documented
-by the serializers that validate them (`RulesFieldSchema` gives the custom rules field its
-component). Operation ids, component and enum names are the reference's (those of the published
-`waldur-api-client`).
+Nothing here copies a shape declared elsewhere: the `OpenStackServerGroup` component is documented
+from the declaration that renders it (`wire.SERVER_GROUP`), and request bodies by the serializers that
+validate them (`RulesFieldSchema` gives the custom rules field its component). Operation ids,
+component and enum names are the reference's (those of the published `waldur-api-client`).
 """
 
 from __future__ import annotations
@@ -27,26 +24,21 @@ from cohort.core.schema import (
     DetailSerializer,
     list_responses,
 )
+from cohort.core.shapes import documenting_serializer
 from cohort.core.states import State
 from cohort.openstack.api.serializers import (
-    FIELDS,
-    POLICY_HELP,
     RulesField,
     ServerGroupCreateSerializer,
     ServerGroupWriteSerializer,
     SetErredSerializer,
 )
+from cohort.openstack.api.wire import SERVER_GROUP
 from cohort.openstack.models import ServerGroup
 
-STATE_CHOICES = State.choices
-POLICY_CHOICES = ServerGroup.Policy.choices
+# The enums' component names, as the reference's (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"])
+STATE_CHOICES = State.choices  # CoreStates
+POLICY_CHOICES = ServerGroup.Policy.choices  # PolicyEnum
 ORDERING = ("name", "created", "modified", "state", "tenant_name", "project_name", "customer_name")
-
-
-class OpenStackNestedInstanceSerializer(serializers.Serializer):
-    backend_id = serializers.CharField(read_only=True, help_text="Instance ID in the OpenStack backend")
-    name = serializers.CharField(read_only=True)
-    uuid = serializers.UUIDField(read_only=True)
 
 
 class RulesFieldSchema(OpenApiSerializerFieldExtension):
@@ -63,70 +55,6 @@ class RulesFieldSchema(OpenApiSerializerFieldExtension):
         return component.ref
 
 
-def _text() -> serializers.CharField:
-    return serializers.CharField(read_only=True)
-
-
-def _uuid_field() -> serializers.UUIDField:
-    return serializers.UUIDField(read_only=True)
-
-
-def _link() -> serializers.URLField:
-    return serializers.URLField(read_only=True)
-
-
-def _nullable(field_class=serializers.CharField) -> serializers.Field:
-    return field_class(read_only=True, allow_null=True)
-
-
-class OpenStackServerGroupSerializer(serializers.Serializer):
-    """A server group as answered. `?field=` may leave any key out, so none is required."""
-
-    url = _link()
-    uuid = _uuid_field()
-    name = _text()
-    description = _text()
-    service_name = _text()
-    service_settings = _link()
-    service_settings_uuid = _uuid_field()
-    service_settings_state = _text()
-    service_settings_error_message = _text()
-    project = _link()
-    project_name = _text()
-    project_uuid = _uuid_field()
-    customer = _link()
-    customer_uuid = _uuid_field()
-    customer_name = _text()
-    customer_native_name = _text()
-    customer_abbreviation = _text()
-    error_message = _text()
-    error_traceback = _text()
-    resource_type = _text()
-    state = serializers.ChoiceField(choices=STATE_CHOICES, read_only=True)
-    created = serializers.DateTimeField(read_only=True)
-    modified = serializers.DateTimeField(read_only=True)
-    backend_id = _text()
-    access_url = _nullable()
-    tenant = _link()
-    tenant_name = _text()
-    tenant_uuid = _uuid_field()
-    policy = serializers.ChoiceField(choices=POLICY_CHOICES, read_only=True, help_text=POLICY_HELP)
-    display_name = _text()
-    instances = OpenStackNestedInstanceSerializer(many=True, read_only=True)
-    marketplace_offering_uuid = _nullable()
-    marketplace_offering_name = _nullable()
-    marketplace_offering_type = _nullable()
-    marketplace_offering_plugin_options = _nullable(serializers.DictField)
-    marketplace_category_uuid = _nullable()
-    marketplace_category_name = _nullable()
-    marketplace_resource_uuid = _nullable()
-    marketplace_plan_uuid = _nullable()
-    marketplace_resource_state = _nullable()
-    is_usage_based = _nullable(serializers.BooleanField)
-    is_limit_based = _nullable(serializers.BooleanField)
-    rules = RulesField(read_only=True, help_text="Nova's rules; {} when there are none.")
-
-
 class StatusSerializer(serializers.Serializer):
     status = serializers.CharField(read_only=True)
 
@@ -141,7 +69,7 @@ def _substring(name: str) -> OpenApiParameter:
 
 FIELD_PARAMETER = OpenApiParameter(
     "field",
-    {"type": "array", "items": {"type": "string", "enum": list(FIELDS)}},
+    {"type": "array", "items": {"type": "string", "enum": list(SERVER_GROUP.names)}},
     explode=True,
     description="Repeat the key to keep only those keys of each object: `field=name&field=state`.",
 )
@@ -181,7 +109,7 @@ LIST_PARAMETERS = [
     _uuid("tenant_uuid"),
 ]
 
-GROUP = OpenStackServerGroupSerializer
+GROUP = documenting_serializer(SERVER_GROUP)
 UPDATE_HELP = (
     "In state OK only. A new name or description is kept locally; a new policy or rules replace the Nova group "
     "(UPDATE_SCHEDULED, then UPDATING, then OK with a new backend_id), and are refused with 409 once it has members."
