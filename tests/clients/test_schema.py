@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from cohort.openstack.api.serializers import ServerGroupCreateSerializer, ServerGroupWriteSerializer
 from cohort.openstack.api.wire import SERVER_GROUP
+from cohort.openstack.filtersets import ServerGroupFilter
 from tests.api.support import GROUPS, group_path, tenant_path
 from tests.clients import openapi
 from tests.conftest import make_group
@@ -149,6 +150,15 @@ def test_every_filter_of_the_contract_is_a_query_parameter(schema, operation_id)
     assert params["state"]["explode"] is True
     assert params["o"]["schema"]["items"]["enum"][:2] == ["name", "-name"]
     assert params["page"]["schema"] == params["page_size"]["schema"] == {"type": "integer"}
+
+
+@pytest.mark.parametrize("operation_id", ["openstack_server_groups_list", "openstack_server_groups_count"])
+def test_the_documented_filters_are_the_filtersets(schema, operation_id):
+    """No filter without its documentation, and no documented parameter that filters nothing."""
+    documented = {name for name in parameters(schema, operation_id) if name not in ("field", "page", "page_size")}
+    assert documented == set(ServerGroupFilter.base_filters)
+    for name, param in parameters(schema, operation_id).items():
+        assert param.get("description"), f"?{name}= has no description: give its filter a help_text"
 
 
 def test_field_is_a_repeated_array_of_the_response_keys(schema):

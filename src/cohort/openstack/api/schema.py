@@ -1,16 +1,18 @@
 """The OpenAPI description of the OpenStack endpoints.
 
 Nothing here copies a shape declared elsewhere: the `OpenStackServerGroup` component is documented
-from the declaration that renders it (`wire.SERVER_GROUP`), and request bodies by the serializers that
-validate them (`RulesFieldSchema` gives the custom rules field its component). Operation ids,
-component and enum names are the reference's (those of the published `waldur-api-client`).
+from the declaration that renders it (`wire.SERVER_GROUP`), request bodies by the serializers that
+validate them (`RulesFieldSchema` below gives the custom rules field its component), and the list's
+query parameters by the filters that apply them (their `help_text` and class); only `field`, `o` and
+`state`, which the filters cannot describe, are spelled out here, from the declaration or the filter
+they stand for. Operation ids, component and enum names are the reference's (those of the published
+`waldur-api-client`).
 """
 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 
@@ -33,12 +35,12 @@ from cohort.openstack.api.serializers import (
     SetErredSerializer,
 )
 from cohort.openstack.api.wire import SERVER_GROUP
+from cohort.openstack.filtersets import ServerGroupFilter
 from cohort.openstack.models import ServerGroup
 
 # The enums' component names, as the reference's (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"])
 STATE_CHOICES = State.choices  # CoreStates
 POLICY_CHOICES = ServerGroup.Policy.choices  # PolicyEnum
-ORDERING = ("name", "created", "modified", "state", "tenant_name", "project_name", "customer_name")
 
 
 class RulesFieldSchema(OpenApiSerializerFieldExtension):
@@ -59,14 +61,6 @@ class StatusSerializer(serializers.Serializer):
     status = serializers.CharField(read_only=True)
 
 
-def _uuid(name: str) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.UUID, description="UUID, hex or dashed")
-
-
-def _substring(name: str) -> OpenApiParameter:
-    return OpenApiParameter(name, str, description="Case-insensitive substring")
-
-
 FIELD_PARAMETER = OpenApiParameter(
     "field",
     {"type": "array", "items": {"type": "string", "enum": list(SERVER_GROUP.names)}},
@@ -74,39 +68,24 @@ FIELD_PARAMETER = OpenApiParameter(
     description="Repeat the key to keep only those keys of each object: `field=name&field=state`.",
 )
 
+# drf-spectacular documents every filter of ServerGroupFilter from its class and help_text; these
+# override what it cannot infer: a repeated key, and the ordering's values.
+FILTERS = ServerGroupFilter.base_filters
+ORDERING = [f"{descending}{name}" for name in FILTERS["o"].param_map for descending in ("", "-")]
 LIST_PARAMETERS = [
-    _uuid("uuid"),
-    OpenApiParameter("backend_id", str, description="Exact Nova group id"),
-    OpenApiParameter("can_manage", bool, description="Only groups the caller may (true) or may not (false) manage"),
-    _uuid("customer"),
-    _substring("customer_abbreviation"),
-    _substring("customer_name"),
-    _substring("customer_native_name"),
-    _uuid("customer_uuid"),
-    _substring("description"),
-    OpenApiParameter("external_ip", str, description="A server group has no IP: any value gives an empty list"),
     FIELD_PARAMETER,
-    _substring("name"),
-    OpenApiParameter("name_exact", str, description="Exact name"),
     OpenApiParameter(
         "o",
-        {"type": "array", "items": {"type": "string", "enum": [f"{d}{n}" for n in ORDERING for d in ("", "-")]}},
+        {"type": "array", "items": {"type": "string", "enum": ORDERING}},
         explode=False,
-        description="Ordering (`-` for descending); default by tenant name, then name.",
+        description=FILTERS["o"].extra["help_text"],
     ),
-    _uuid("project"),
-    _substring("project_name"),
-    _uuid("project_uuid"),
-    _substring("service_settings_name"),
-    _uuid("service_settings_uuid"),
     OpenApiParameter(
         "state",
         {"type": "array", "items": {"$ref": "#/components/schemas/CoreStates"}},
         explode=True,
-        description="Repeat the key for any of several states: `state=OK&state=ERRED` (display labels work too).",
+        description=FILTERS["state"].extra["help_text"],
     ),
-    OpenApiParameter("tenant", str, description="The tenant's URL (as in responses) or its UUID"),
-    _uuid("tenant_uuid"),
 ]
 
 GROUP = documenting_serializer(SERVER_GROUP)
