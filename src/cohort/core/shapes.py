@@ -10,7 +10,7 @@ Objects are rendered from raw rows (`cohort.core.rows`), without model instances
 renderer is generated from the declaration when the shape is built, the way `dataclasses` writes an
 `__init__`: one tuple unpack per row, each conversion once, a dict literal with constant keys, which
 is the function one would write by hand and as fast. Interpreting the declaration per row instead (a
-loop over the keys, `dict(zip(...))`) made a page of 300 server groups about 60% slower to render.
+loop over the keys, `dict(zip(...))`) made rendering 300 server groups 40 to 70% slower.
 `Shape.source` holds the generated code, and tracebacks show its lines.
 """
 
