@@ -1,5 +1,6 @@
 """The floor: a bare WSGI app that answers the same page with one SQL query for the groups, one for
-their members, and json.dumps, with no framework, no authentication and no scoping.
+their members, and json.dumps, with no framework, no authentication and no scoping. It reads the
+same columns as Cohort (the declared ones) and dumps them as they are, without the wire's links.
 
 Served by the same gunicorn as Cohort in `bench/list_page.py`, so both pay the same HTTP costs.
 Configured by BENCH_DATABASE (a SQLite path, or a postgres:// URL).
@@ -9,23 +10,11 @@ import json
 import os
 
 DATABASE = os.environ["BENCH_DATABASE"]
-PAGE_SQL = """
-SELECT g.id, g.uuid, g.name, g.description, g.state, g.error_message, g.error_traceback, g.created,
-       g.modified, g.backend_id, g.policy, g.rules, t.uuid, t.name, s.uuid, s.name, s.state, s.error_message,
-       p.uuid, p.name, c.uuid, c.name, c.native_name, c.abbreviation
-FROM openstack_servergroup g
-JOIN openstack_tenant t ON t.id = g.tenant_id
-JOIN structure_servicesettings s ON s.id = t.service_settings_id
-JOIN structure_project p ON p.id = t.project_id
-JOIN structure_customer c ON c.id = p.customer_id
-ORDER BY t.name, g.name LIMIT 50 OFFSET 100
-"""
-KEYS = (
-    "id uuid name description state error_message error_traceback created modified backend_id policy rules "
-    "tenant_uuid tenant_name service_settings_uuid service_name service_settings_state "
-    "service_settings_error_message project_uuid project_name customer_uuid customer_name customer_native_name "
-    "customer_abbreviation"
-).split()
+# Written by bench/list_page.py from Cohort's declaration of the server group (`wire.SERVER_GROUP`):
+# the page's SELECT (its joins, ordering and LIMIT, compiled once by Django) and the member columns.
+PAGE_SQL = os.environ["BENCH_PAGE_SQL"]
+KEYS = os.environ["BENCH_COLUMNS"].split()
+MEMBER_COLUMNS = os.environ["BENCH_MEMBER_COLUMNS"].split()
 
 if DATABASE.startswith("postgres"):
     import psycopg
@@ -45,13 +34,13 @@ def page() -> bytes:
     rows = [dict(zip(KEYS, row, strict=True)) for row in cursor.fetchall()]
     ids = [row["id"] for row in rows]
     cursor.execute(
-        "SELECT server_group_id, backend_id, name, uuid FROM openstack_instance "
+        f"SELECT server_group_id, {', '.join(MEMBER_COLUMNS)} FROM openstack_instance "
         f"WHERE server_group_id IN ({','.join([MARK] * len(ids))}) ORDER BY name",
         ids,
     )
     members: dict[int, list] = {}
-    for group_id, backend_id, name, member_uuid in cursor.fetchall():
-        members.setdefault(group_id, []).append({"backend_id": backend_id, "name": name, "uuid": str(member_uuid)})
+    for group_id, *values in cursor.fetchall():
+        members.setdefault(group_id, []).append(dict(zip(MEMBER_COLUMNS, values, strict=True)))
     for row in rows:
         row["instances"] = members.get(row["id"], [])
     return json.dumps(rows, default=str).encode()

@@ -85,6 +85,15 @@ def populate() -> str:
 os.environ["BENCH_DATABASE"] = (
     os.environ["COHORT_DATABASE_URL"] if connection.vendor == "postgresql" else str(connection.settings_dict["NAME"])
 )
+# The floor reads what Cohort's renderer reads (the declared columns) in one query it runs by hand.
+from cohort.openstack.api.wire import MEMBER, SERVER_GROUP  # noqa: E402
+
+page_query = ServerGroup.objects.order_by("tenant__name", "name").values_list("pk", *SERVER_GROUP.columns)[100:150]
+page_sql, page_params = page_query.query.sql_with_params()
+assert not page_params, page_params
+os.environ["BENCH_PAGE_SQL"] = page_sql
+os.environ["BENCH_COLUMNS"] = " ".join(("id", *SERVER_GROUP.columns))
+os.environ["BENCH_MEMBER_COLUMNS"] = " ".join(MEMBER.columns)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import floor_app  # noqa: E402
 

@@ -6,10 +6,12 @@ import re
 
 import pytest
 
+from cohort.openstack.api.wire import SERVER_GROUP
 from cohort.openstack.models import Instance
 from tests.api.support import GROUPS, UUID_HEX, group_path, tenant_path, tenant_url
 from tests.conftest import make_group
 
+# CONTRACT section 2, copied from it by hand: the declaration may not drift from it unnoticed
 CONTRACT_KEYS = [
     "url", "uuid", "name", "description", "service_name", "service_settings", "service_settings_uuid",
     "service_settings_state", "service_settings_error_message", "project", "project_name", "project_uuid",
@@ -21,7 +23,8 @@ CONTRACT_KEYS = [
     "marketplace_resource_uuid", "marketplace_plan_uuid", "marketplace_resource_state", "is_usage_based",
     "is_limit_based",
 ]  # fmt: skip
-KEYS = [*CONTRACT_KEYS, "rules"]
+COHORT_KEYS = ["rules"]  # CONTRACT section 7: Cohort's own keys, after the reference's
+KEYS = list(SERVER_GROUP.names)  # what the renderer must answer: the declaration, pinned below
 NULL_KEYS = [key for key in CONTRACT_KEYS if key.startswith("marketplace_")] + [
     "is_usage_based",
     "is_limit_based",
@@ -52,9 +55,7 @@ def responses(client, world, group) -> dict[str, dict]:
     assert listed.status_code == 200
     retrieved = client.get(group_path(group))
     created = client.post(GROUPS, {"name": "new", "tenant": tenant_url(world.tenant)}, format="json")
-    created_in_tenant = client.post(
-        tenant_path(world.tenant, "create_server_group/"), {"name": "new2"}, format="json"
-    )
+    created_in_tenant = client.post(tenant_path(world.tenant, "create_server_group/"), {"name": "new2"}, format="json")
     patched = client.patch(group_path(group), {"description": "patched"}, format="json")
     put = client.put(group_path(group), {"name": "web", "policy": "anti-affinity"}, format="json")
     answers = [retrieved, created, created_in_tenant, patched, put]
@@ -67,6 +68,10 @@ def responses(client, world, group) -> dict[str, dict]:
         "patch": patched.json(),
         "put": put.json(),
     }
+
+
+def test_the_declared_keys_are_the_contracts_in_its_order():
+    assert KEYS == CONTRACT_KEYS + COHORT_KEYS
 
 
 @pytest.mark.parametrize("source", ["list", "retrieve", "create", "create_in_tenant", "patch", "put"])
@@ -194,9 +199,7 @@ def test_group_without_members_has_empty_instances(world, owner):
 
 
 def test_erred_group_carries_its_error(world, owner):
-    erred = make_group(
-        world.tenant, "broken", state="ERRED", error_message="Quota exceeded", error_traceback="tb"
-    )
+    erred = make_group(world.tenant, "broken", state="ERRED", error_message="Quota exceeded", error_traceback="tb")
     obj = owner.get(group_path(erred)).json()
     assert (obj["state"], obj["error_message"], obj["error_traceback"]) == ("ERRED", "Quota exceeded", "tb")
 

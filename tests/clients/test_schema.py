@@ -1,8 +1,8 @@
 """The OpenAPI schema at /api/schema/: what it names, what it promises, and that real answers keep it.
 
-Server-group answers are rendered by a plain function, not by the serializer that documents them, so
-the last tests here send real requests and validate every answer against the schema served: the
-documentation cannot drift from the renderer without a failure here.
+Server-group answers are rendered from the declaration that also documents them (`wire.SERVER_GROUP`),
+not by a serializer; the last tests here send real requests and validate every answer against the
+schema served, so the documentation cannot drift from the renderer without a failure here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from cohort.openstack.api.serializers import FIELDS
+from cohort.openstack.api.serializers import ServerGroupCreateSerializer, ServerGroupWriteSerializer
+from cohort.openstack.api.wire import SERVER_GROUP
+from cohort.openstack.filtersets import ServerGroupFilter
 from tests.api.support import GROUPS, group_path, tenant_path
 from tests.clients import openapi
 from tests.conftest import make_group
@@ -65,6 +67,7 @@ TEXT_FILTERS = (
 STATES = ["CREATION_SCHEDULED", "CREATING", "UPDATE_SCHEDULED", "UPDATING", "DELETION_SCHEDULED", "DELETING", "OK",
           "ERRED"]  # fmt: skip
 POLICIES = ["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
+FIELDS = list(SERVER_GROUP.names)
 NULL_KEYS = [name for name in FIELDS if name.startswith(("marketplace_", "is_"))] + ["access_url"]
 
 
@@ -149,6 +152,15 @@ def test_every_filter_of_the_contract_is_a_query_parameter(schema, operation_id)
     assert params["page"]["schema"] == params["page_size"]["schema"] == {"type": "integer"}
 
 
+@pytest.mark.parametrize("operation_id", ["openstack_server_groups_list", "openstack_server_groups_count"])
+def test_the_documented_filters_are_the_filtersets(schema, operation_id):
+    """No filter without its documentation, and no documented parameter that filters nothing."""
+    documented = {name for name in parameters(schema, operation_id) if name not in ("field", "page", "page_size")}
+    assert documented == set(ServerGroupFilter.base_filters)
+    for name, param in parameters(schema, operation_id).items():
+        assert param.get("description"), f"?{name}= has no description: give its filter a help_text"
+
+
 def test_field_is_a_repeated_array_of_the_response_keys(schema):
     for operation_id in ("openstack_server_groups_list", "openstack_server_groups_retrieve"):
         field = parameters(schema, operation_id)["field"]
@@ -173,6 +185,35 @@ def test_create_on_the_collection_documents_the_tenant_key(schema):
         "policy",
         "rules",
     ]
+
+
+@pytest.mark.parametrize(
+    "component, serializer",
+    [
+        ("OpenStackServerGroupRequest", ServerGroupWriteSerializer),
+        ("PatchedOpenStackServerGroupRequest", ServerGroupWriteSerializer),
+        ("OpenStackServerGroupCreateRequest", ServerGroupCreateSerializer),
+    ],
+)
+def test_request_bodies_are_documented_by_the_serializers_that_validate_them(schema, component, serializer):
+    documented = openapi.component(schema, component)
+    fields = serializer().fields
+    assert list(documented["properties"]) == list(fields)
+    if not component.startswith("Patched"):
+        assert documented["required"] == [name for name, field in fields.items() if field.required]
+    assert documented["properties"]["rules"]["allOf"] == [{"$ref": "#/components/schemas/ServerGroupRulesRequest"}]
+
+
+def test_the_documented_rule_bounds_are_the_validated_ones(schema):
+    bounds = openapi.component(schema, "ServerGroupRulesRequest")["properties"]["max_server_per_host"]
+    assert openapi.component(schema, "ServerGroupRules")["properties"]["max_server_per_host"] == bounds
+    low, high = bounds["minimum"], bounds["maximum"]
+
+    def accepted(value) -> bool:
+        body = {"name": "g", "policy": "anti-affinity", "rules": {"max_server_per_host": value}}
+        return ServerGroupWriteSerializer(data=body).is_valid()
+
+    assert [accepted(value) for value in (low - 1, low, high, high + 1)] == [False, True, True, False]
 
 
 def test_the_token_scheme_is_documented(schema):

@@ -2,7 +2,8 @@
 
 Empty values are ignored; an invalid value is a 400 naming the parameter. `state` takes repeated
 keys and both the upper-case names and the display labels. Every ordering ends with the primary key,
-so pages are stable under ties.
+so pages are stable under ties. The server-group filters carry their own documentation (`help_text`,
+and a filter class drf-spectacular can type): the OpenAPI schema lists exactly these parameters.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class StateFilter(filters.Filter):
         return qs.filter(state__in=value) if value else qs
 
 
-class BooleanFilter(filters.Filter):
+class BooleanFilter(filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
@@ -80,36 +81,50 @@ class ReferenceField(forms.CharField):
         return parsed
 
 
-class ReferenceFilter(filters.Filter):
+class ReferenceFilter(filters.CharFilter):
     field_class = ReferenceField
 
 
-def _substring(field_name: str) -> filters.CharFilter:
-    return filters.CharFilter(field_name=field_name, lookup_expr="icontains")
+def _substring(field_name: str, **kwargs) -> filters.CharFilter:
+    return filters.CharFilter(field_name=field_name, lookup_expr="icontains", **kwargs)
+
+
+SUBSTRING = "Case-insensitive substring"
+
+
+def _uuid(field_name: str) -> filters.UUIDFilter:
+    return filters.UUIDFilter(field_name=field_name, help_text="UUID, hex or dashed")
 
 
 class ServerGroupFilter(filters.FilterSet):
-    name = _substring("name")
-    name_exact = filters.CharFilter(field_name="name", lookup_expr="exact")
-    description = _substring("description")
-    backend_id = filters.CharFilter(field_name="backend_id", lookup_expr="exact")
-    uuid = filters.UUIDFilter(field_name="uuid")
-    customer = filters.UUIDFilter(field_name="tenant__project__customer__uuid")
-    customer_uuid = filters.UUIDFilter(field_name="tenant__project__customer__uuid")
-    customer_name = _substring("tenant__project__customer__name")
-    customer_native_name = _substring("tenant__project__customer__native_name")
-    customer_abbreviation = _substring("tenant__project__customer__abbreviation")
-    project = filters.UUIDFilter(field_name="tenant__project__uuid")
-    project_uuid = filters.UUIDFilter(field_name="tenant__project__uuid")
-    project_name = _substring("tenant__project__name")
-    service_settings_uuid = filters.UUIDFilter(field_name="tenant__service_settings__uuid")
-    service_settings_name = _substring("tenant__service_settings__name")
-    tenant = ReferenceFilter(field_name="tenant__uuid")
-    tenant_uuid = filters.UUIDFilter(field_name="tenant__uuid")
-    state = StateFilter()
-    can_manage = BooleanFilter(method="filter_can_manage")
-    external_ip = filters.CharFilter(method="filter_external_ip")
+    name = _substring("name", help_text=SUBSTRING)
+    name_exact = filters.CharFilter(field_name="name", lookup_expr="exact", help_text="Exact name")
+    description = _substring("description", help_text=SUBSTRING)
+    backend_id = filters.CharFilter(field_name="backend_id", lookup_expr="exact", help_text="Exact Nova group id")
+    uuid = _uuid("uuid")
+    customer = _uuid("tenant__project__customer__uuid")
+    customer_uuid = _uuid("tenant__project__customer__uuid")
+    customer_name = _substring("tenant__project__customer__name", help_text=SUBSTRING)
+    customer_native_name = _substring("tenant__project__customer__native_name", help_text=SUBSTRING)
+    customer_abbreviation = _substring("tenant__project__customer__abbreviation", help_text=SUBSTRING)
+    project = _uuid("tenant__project__uuid")
+    project_uuid = _uuid("tenant__project__uuid")
+    project_name = _substring("tenant__project__name", help_text=SUBSTRING)
+    service_settings_uuid = _uuid("tenant__service_settings__uuid")
+    service_settings_name = _substring("tenant__service_settings__name", help_text=SUBSTRING)
+    tenant = ReferenceFilter(field_name="tenant__uuid", help_text="The tenant's URL (as in responses) or its UUID")
+    tenant_uuid = _uuid("tenant__uuid")
+    state = StateFilter(
+        help_text="Repeat the key for any of several states: `state=OK&state=ERRED` (display labels work too)."
+    )
+    can_manage = BooleanFilter(
+        method="filter_can_manage", help_text="Only groups the caller may (true) or may not (false) manage"
+    )
+    external_ip = filters.CharFilter(
+        method="filter_external_ip", help_text="A server group has no IP: any value gives an empty list"
+    )
     o = StableOrderingFilter(
+        help_text="Ordering (`-` for descending); default by tenant name, then name.",
         fields=(
             ("name", "name"),
             ("created", "created"),
@@ -118,7 +133,7 @@ class ServerGroupFilter(filters.FilterSet):
             ("tenant__name", "tenant_name"),
             ("tenant__project__name", "project_name"),
             ("tenant__project__customer__name", "customer_name"),
-        )
+        ),
     )
 
     class Meta:

@@ -1,16 +1,19 @@
 """The OpenAPI description of the OpenStack endpoints.
 
-Server-group responses are built by a plain function (`serializers.server_group_objects`), not by a
-serializer, so `OpenStackServerGroupSerializer` here exists only to document that shape: every key
-of `serializers.FIELDS`, in order, with its type. It is never used to render; a test validates real
-responses against the generated schema so the two cannot drift apart. Operation ids, component and
-enum names are the reference's (those of the published `waldur-api-client`).
+Nothing here copies a shape declared elsewhere: the `OpenStackServerGroup` component is documented
+from the declaration that renders it (`wire.SERVER_GROUP`), request bodies by the serializers that
+validate them (`RulesFieldSchema` below gives the custom rules field its component), and the list's
+query parameters by the filters that apply them (their `help_text` and class); only `field`, `o` and
+`state`, which the filters cannot describe, are spelled out here, from the declaration or the filter
+they stand for. Operation ids, component and enum names are the reference's (those of the published
+`waldur-api-client`).
 """
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, extend_schema_view
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from cohort.core.schema import (
@@ -23,179 +26,69 @@ from cohort.core.schema import (
     DetailSerializer,
     list_responses,
 )
+from cohort.core.shapes import documenting_serializer
 from cohort.core.states import State
 from cohort.openstack.api.serializers import (
-    FIELDS,
-    MAX_SERVER_PER_HOST,
-    ServerGroupNameField,
+    RulesField,
+    ServerGroupCreateSerializer,
+    ServerGroupWriteSerializer,
     SetErredSerializer,
 )
+from cohort.openstack.api.wire import SERVER_GROUP
+from cohort.openstack.filtersets import ServerGroupFilter
 from cohort.openstack.models import ServerGroup
 
-STATE_CHOICES = State.choices
-POLICY_CHOICES = ServerGroup.Policy.choices
-POLICY_HELP = "Server group policy determining the rules for scheduling servers in this group"
-ORDERING = ("name", "created", "modified", "state", "tenant_name", "project_name", "customer_name")
+# The enums' component names, as the reference's (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"])
+STATE_CHOICES = State.choices  # CoreStates
+POLICY_CHOICES = ServerGroup.Policy.choices  # PolicyEnum
 
 
-class OpenStackNestedInstanceSerializer(serializers.Serializer):
-    backend_id = serializers.CharField(read_only=True, help_text="Instance ID in the OpenStack backend")
-    name = serializers.CharField(read_only=True)
-    uuid = serializers.UUIDField(read_only=True)
+class RulesFieldSchema(OpenApiSerializerFieldExtension):
+    """`RulesField` as the component `ServerGroupRules` (`ServerGroupRulesRequest` in a request body)."""
 
+    target_class = RulesField
 
-class ServerGroupRulesSerializer(serializers.Serializer):
-    max_server_per_host = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_SERVER_PER_HOST,
-        required=False,
-        help_text="With the anti-affinity policy only: at most this many members on one host.",
-    )
-
-
-def _text() -> serializers.CharField:
-    return serializers.CharField(read_only=True)
-
-
-def _uuid_field() -> serializers.UUIDField:
-    return serializers.UUIDField(read_only=True)
-
-
-def _link() -> serializers.URLField:
-    return serializers.URLField(read_only=True)
-
-
-def _nullable(field_class=serializers.CharField) -> serializers.Field:
-    return field_class(read_only=True, allow_null=True)
-
-
-class OpenStackServerGroupSerializer(serializers.Serializer):
-    """A server group as answered. `?field=` may leave any key out, so none is required."""
-
-    url = _link()
-    uuid = _uuid_field()
-    name = _text()
-    description = _text()
-    service_name = _text()
-    service_settings = _link()
-    service_settings_uuid = _uuid_field()
-    service_settings_state = _text()
-    service_settings_error_message = _text()
-    project = _link()
-    project_name = _text()
-    project_uuid = _uuid_field()
-    customer = _link()
-    customer_uuid = _uuid_field()
-    customer_name = _text()
-    customer_native_name = _text()
-    customer_abbreviation = _text()
-    error_message = _text()
-    error_traceback = _text()
-    resource_type = _text()
-    state = serializers.ChoiceField(choices=STATE_CHOICES, read_only=True)
-    created = serializers.DateTimeField(read_only=True)
-    modified = serializers.DateTimeField(read_only=True)
-    backend_id = _text()
-    access_url = _nullable()
-    tenant = _link()
-    tenant_name = _text()
-    tenant_uuid = _uuid_field()
-    policy = serializers.ChoiceField(choices=POLICY_CHOICES, read_only=True, help_text=POLICY_HELP)
-    display_name = _text()
-    instances = OpenStackNestedInstanceSerializer(many=True, read_only=True)
-    marketplace_offering_uuid = _nullable()
-    marketplace_offering_name = _nullable()
-    marketplace_offering_type = _nullable()
-    marketplace_offering_plugin_options = _nullable(serializers.DictField)
-    marketplace_category_uuid = _nullable()
-    marketplace_category_name = _nullable()
-    marketplace_resource_uuid = _nullable()
-    marketplace_plan_uuid = _nullable()
-    marketplace_resource_state = _nullable()
-    is_usage_based = _nullable(serializers.BooleanField)
-    is_limit_based = _nullable(serializers.BooleanField)
-    rules = ServerGroupRulesSerializer(read_only=True, help_text="Nova's rules; {} when there are none.")
-
-
-@extend_schema_serializer(component_name="OpenStackServerGroup")
-class ServerGroupInputSerializer(serializers.Serializer):
-    """What a create or an update accepts (`OpenStackServerGroupRequest`, as the reference names it)."""
-
-    name = ServerGroupNameField()
-    description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
-    policy = serializers.ChoiceField(
-        choices=POLICY_CHOICES,
-        allow_blank=True,
-        required=False,
-        help_text=f"{POLICY_HELP}. Left out or blank: affinity on create, unchanged on update.",
-    )
-    rules = ServerGroupRulesSerializer(required=False, help_text="Accepted with the anti-affinity policy only.")
-
-
-@extend_schema_serializer(component_name="OpenStackServerGroupCreate")
-class ServerGroupCreateInputSerializer(ServerGroupInputSerializer):
-    tenant = serializers.CharField(
-        required=False,
-        help_text="The tenant's URL (as in responses) or UUID. May be left out by a caller who manages exactly "
-        "one tenant in state OK.",
-    )
+    def map_serializer_field(self, auto_schema, direction):
+        name = "ServerGroupRulesRequest" if direction == "request" else "ServerGroupRules"
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, object=name, schema=RulesField.json_schema()
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
 
 
 class StatusSerializer(serializers.Serializer):
     status = serializers.CharField(read_only=True)
 
 
-def _uuid(name: str) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.UUID, description="UUID, hex or dashed")
-
-
-def _substring(name: str) -> OpenApiParameter:
-    return OpenApiParameter(name, str, description="Case-insensitive substring")
-
-
 FIELD_PARAMETER = OpenApiParameter(
     "field",
-    {"type": "array", "items": {"type": "string", "enum": list(FIELDS)}},
+    {"type": "array", "items": {"type": "string", "enum": list(SERVER_GROUP.names)}},
     explode=True,
     description="Repeat the key to keep only those keys of each object: `field=name&field=state`.",
 )
 
+# drf-spectacular documents every filter of ServerGroupFilter from its class and help_text; these
+# override what it cannot infer: a repeated key, and the ordering's values.
+FILTERS = ServerGroupFilter.base_filters
+ORDERING = [f"{descending}{name}" for name in FILTERS["o"].param_map for descending in ("", "-")]
 LIST_PARAMETERS = [
-    _uuid("uuid"),
-    OpenApiParameter("backend_id", str, description="Exact Nova group id"),
-    OpenApiParameter("can_manage", bool, description="Only groups the caller may (true) or may not (false) manage"),
-    _uuid("customer"),
-    _substring("customer_abbreviation"),
-    _substring("customer_name"),
-    _substring("customer_native_name"),
-    _uuid("customer_uuid"),
-    _substring("description"),
-    OpenApiParameter("external_ip", str, description="A server group has no IP: any value gives an empty list"),
     FIELD_PARAMETER,
-    _substring("name"),
-    OpenApiParameter("name_exact", str, description="Exact name"),
     OpenApiParameter(
         "o",
-        {"type": "array", "items": {"type": "string", "enum": [f"{d}{n}" for n in ORDERING for d in ("", "-")]}},
+        {"type": "array", "items": {"type": "string", "enum": ORDERING}},
         explode=False,
-        description="Ordering (`-` for descending); default by tenant name, then name.",
+        description=FILTERS["o"].extra["help_text"],
     ),
-    _uuid("project"),
-    _substring("project_name"),
-    _uuid("project_uuid"),
-    _substring("service_settings_name"),
-    _uuid("service_settings_uuid"),
     OpenApiParameter(
         "state",
         {"type": "array", "items": {"$ref": "#/components/schemas/CoreStates"}},
         explode=True,
-        description="Repeat the key for any of several states: `state=OK&state=ERRED` (display labels work too).",
+        description=FILTERS["state"].extra["help_text"],
     ),
-    OpenApiParameter("tenant", str, description="The tenant's URL (as in responses) or its UUID"),
-    _uuid("tenant_uuid"),
 ]
 
-GROUP = OpenStackServerGroupSerializer
+GROUP = documenting_serializer(SERVER_GROUP)
 UPDATE_HELP = (
     "In state OK only. A new name or description is kept locally; a new policy or rules replace the Nova group "
     "(UPDATE_SCHEDULED, then UPDATING, then OK with a new backend_id), and are refused with 409 once it has members."
@@ -225,21 +118,21 @@ server_group_schema = extend_schema_view(
         "Create",
         description="The new group is answered at once in CREATION_SCHEDULED; Nova is asked in the background.",
         parameters=[FIELD_PARAMETER],
-        request=ServerGroupCreateInputSerializer,
+        request=ServerGroupCreateSerializer,
         responses={201: GROUP, 400: INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT},
     ),
     update=_op(
         "openstack_server_groups_update",
         "Update",
         description=UPDATE_HELP,
-        request=ServerGroupInputSerializer,
+        request=ServerGroupWriteSerializer,
         responses={200: GROUP, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
     partial_update=_op(
         "openstack_server_groups_partial_update",
         "Partial Update",
         description=UPDATE_HELP,
-        request=ServerGroupInputSerializer,
+        request=ServerGroupWriteSerializer,
         responses={200: GROUP, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
     destroy=_op(
@@ -283,7 +176,7 @@ tenant_schema = extend_schema_view(
         "openstack_tenants_create_server_group",
         "Create a server group in this tenant",
         description="The new group is answered at once in CREATION_SCHEDULED; Nova is asked in the background.",
-        request=ServerGroupInputSerializer,
+        request=ServerGroupWriteSerializer,
         responses={201: GROUP, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
     pull_server_groups=_op(

@@ -1,140 +1,33 @@
-"""Server groups on the wire: input validation, and the fast output path.
+"""Server groups on the wire: what a request may carry, and the tenant and instance read serializers.
 
-Input goes through DRF serializers (error shapes come free). Output does not: a response object is
-built by a plain function from one raw row per group (`cohort.core.rows`) plus one query for all
-members of the page: a page of 300 groups costs two queries (beside the one that picks the page), no
-model instances and no per-value conversions. Every response that
-carries a server group (list, retrieve, create, update) goes through `server_group_objects`, so the
-shapes cannot drift apart. The key order is the contract's.
+The serializers here both validate and document: the OpenAPI request components
+(`OpenStackServerGroupRequest`, `PatchedOpenStackServerGroupRequest`,
+`OpenStackServerGroupCreateRequest`, `SetErredRequest`) are generated from them, so what is
+documented is what is checked. A server group response is not a serializer's output: it is declared
+and rendered in `wire.py`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from cohort.cloud import POLICIES
 from cohort.cloud.names import refused_character
 from cohort.core.fields import HexUUIDField, LinkField
-from cohort.core.rows import fetch_in, wire_datetime, wire_json, wire_uuid
-from cohort.core.states import State
-from cohort.openstack.models import Instance, ServerGroup
-
-FIELDS = (
-    "url", "uuid", "name", "description", "service_name", "service_settings", "service_settings_uuid",
-    "service_settings_state", "service_settings_error_message", "project", "project_name", "project_uuid",
-    "customer", "customer_uuid", "customer_name", "customer_native_name", "customer_abbreviation",
-    "error_message", "error_traceback", "resource_type", "state", "created", "modified", "backend_id",
-    "access_url", "tenant", "tenant_name", "tenant_uuid", "policy", "display_name", "instances",
-    "marketplace_offering_uuid", "marketplace_offering_name", "marketplace_offering_type",
-    "marketplace_offering_plugin_options", "marketplace_category_uuid", "marketplace_category_name",
-    "marketplace_resource_uuid", "marketplace_plan_uuid", "marketplace_resource_state", "is_usage_based",
-    "is_limit_based", "rules",
-)  # fmt: skip
-
-COLUMNS = (
-    "id", "uuid", "name", "description", "state", "error_message", "error_traceback", "created", "modified",
-    "backend_id", "policy", "rules", "tenant__uuid", "tenant__name", "tenant__service_settings__uuid",
-    "tenant__service_settings__name", "tenant__service_settings__state",
-    "tenant__service_settings__error_message", "tenant__project__uuid", "tenant__project__name",
-    "tenant__project__customer__uuid", "tenant__project__customer__name",
-    "tenant__project__customer__native_name", "tenant__project__customer__abbreviation",
-)  # fmt: skip
-
-MEMBER_COLUMNS = ("server_group_id", "backend_id", "name", "uuid")
-STATE_LABELS = {state.value: state.label for state in State}
-
-
-def members_by_group(group_ids: list[int]) -> dict[int, list[dict]]:
-    members: dict[int, list[dict]] = defaultdict(list)
-    rows = fetch_in(Instance, MEMBER_COLUMNS, "server_group_id", group_ids, order_by=("name", "id"))
-    for group_id, backend_id, name, instance_uuid in rows:
-        members[group_id].append({"backend_id": backend_id, "name": name, "uuid": wire_uuid(instance_uuid)})
-    return members
-
-
-def server_group_objects(ids: list[int], api_root: str, fields: Iterable[str] = ()) -> list[dict]:
-    """The response objects of the groups with primary keys `ids`, in that order: two queries whatever
-    their number. `api_root` is the absolute URL of `/api/`."""
-    position = {pk: index for index, pk in enumerate(ids)}
-    rows = sorted(fetch_in(ServerGroup, COLUMNS, "id", ids), key=lambda row: position[row[0]])
-    members = members_by_group(ids)
-    objects = [_server_group_object(row, members.get(row[0], []), api_root) for row in rows]
-    wanted = [name for name in FIELDS if name in set(fields)]
-    if wanted:
-        objects = [{name: obj[name] for name in wanted} for obj in objects]
-    return objects
-
-
-def _server_group_object(row: tuple, instances: list[dict], api: str) -> dict:
-    (
-        pk, group_uuid, name, description, state, error_message, error_traceback, created, modified, backend_id,
-        policy, rules, tenant_uuid, tenant_name, settings_uuid, settings_name, settings_state, settings_error,
-        project_uuid, project_name, customer_uuid, customer_name, customer_native_name, customer_abbreviation,
-    ) = row  # fmt: skip
-    group_uuid, tenant_uuid = wire_uuid(group_uuid), wire_uuid(tenant_uuid)
-    settings_uuid, project_uuid, customer_uuid = (
-        wire_uuid(settings_uuid),
-        wire_uuid(project_uuid),
-        wire_uuid(customer_uuid),
-    )
-    return {
-        "url": f"{api}openstack-server-groups/{group_uuid}/",
-        "uuid": group_uuid,
-        "name": name,
-        "description": description,
-        "service_name": settings_name,
-        "service_settings": f"{api}service-settings/{settings_uuid}/",
-        "service_settings_uuid": settings_uuid,
-        "service_settings_state": STATE_LABELS[settings_state],
-        "service_settings_error_message": settings_error,
-        "project": f"{api}projects/{project_uuid}/",
-        "project_name": project_name,
-        "project_uuid": project_uuid,
-        "customer": f"{api}customers/{customer_uuid}/",
-        "customer_uuid": customer_uuid,
-        "customer_name": customer_name,
-        "customer_native_name": customer_native_name,
-        "customer_abbreviation": customer_abbreviation,
-        "error_message": error_message,
-        "error_traceback": error_traceback,
-        "resource_type": "OpenStack.ServerGroup",
-        "state": state,
-        "created": wire_datetime(created),
-        "modified": wire_datetime(modified),
-        "backend_id": backend_id,
-        "access_url": None,
-        "tenant": f"{api}openstack-tenants/{tenant_uuid}/",
-        "tenant_name": tenant_name,
-        "tenant_uuid": tenant_uuid,
-        "policy": policy,
-        "display_name": f"Name: {name}, Policy: {policy}",
-        "instances": instances,
-        "marketplace_offering_uuid": None,
-        "marketplace_offering_name": None,
-        "marketplace_offering_type": None,
-        "marketplace_offering_plugin_options": None,
-        "marketplace_category_uuid": None,
-        "marketplace_category_name": None,
-        "marketplace_resource_uuid": None,
-        "marketplace_plan_uuid": None,
-        "marketplace_resource_state": None,
-        "is_usage_based": None,
-        "is_limit_based": None,
-        "rules": wire_json(rules),
-    }
-
+from cohort.openstack.models import ServerGroup
 
 MAX_SERVER_PER_HOST = 2**31 - 1  # a sane bound for every consumer of the JSON; no cloud has more hosts
 
 
 class RulesField(serializers.Field):
+    """Nova's rules of a group: `{"max_server_per_host": n}`, n from 1 to `MAX_SERVER_PER_HOST`; `{}`
+    for none. `json_schema` documents the same bounds (`schema.RulesFieldSchema` puts it in the
+    OpenAPI schema, as the `ServerGroupRules` component)."""
+
     default_error_messages = {
         # braces doubled: DRF passes every message through str.format()
         "invalid": 'Rules must be an object such as {{"max_server_per_host": 2}}.',
-        "max_server_per_host": "max_server_per_host must be an integer from 1 to 2147483647.",
+        "max_server_per_host": f"max_server_per_host must be an integer from 1 to {MAX_SERVER_PER_HOST}.",
     }
 
     def to_internal_value(self, data):
@@ -150,12 +43,29 @@ class RulesField(serializers.Field):
     def to_representation(self, value):
         return value
 
+    @staticmethod
+    def json_schema() -> dict:
+        return {
+            "type": "object",
+            "properties": {
+                "max_server_per_host": {
+                    "type": "integer",
+                    "maximum": MAX_SERVER_PER_HOST,
+                    "minimum": 1,
+                    "description": "With the anti-affinity policy only: at most this many members on one host.",
+                }
+            },
+        }
+
+
+POLICY_HELP = "Server group policy determining the rules for scheduling servers in this group"
+
 
 class PolicyField(serializers.ChoiceField):
     """One of Nova's four policies; blank (as the published client may send) means "not given"."""
 
     def __init__(self, **kwargs):
-        super().__init__(choices=POLICIES, allow_blank=True, **kwargs)
+        super().__init__(choices=ServerGroup.Policy.choices, allow_blank=True, **kwargs)
 
 
 NAME_MAX_LENGTH = 150
@@ -182,11 +92,17 @@ class ServerGroupNameField(serializers.CharField):
         super().__init__(max_length=NAME_MAX_LENGTH, validators=[validate_server_group_name], **kwargs)
 
 
+@extend_schema_serializer(component_name="OpenStackServerGroup")
 class ServerGroupWriteSerializer(serializers.Serializer):
+    """What a create or an update accepts (`OpenStackServerGroupRequest`, as the reference names it)."""
+
     name = ServerGroupNameField()
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
-    policy = PolicyField(required=False)
-    rules = RulesField(required=False)
+    policy = PolicyField(
+        required=False,
+        help_text=f"{POLICY_HELP}. Left out or blank: affinity on create, unchanged on update.",
+    )
+    rules = RulesField(required=False, help_text="Accepted with the anti-affinity policy only.")
 
     def validate(self, attrs):
         if attrs.get("policy") == "":
@@ -197,8 +113,13 @@ class ServerGroupWriteSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="OpenStackServerGroupCreate")
 class ServerGroupCreateSerializer(ServerGroupWriteSerializer):
-    tenant = serializers.CharField(required=False, help_text="The tenant's URL or UUID.")
+    tenant = serializers.CharField(
+        required=False,
+        help_text="The tenant's URL (as in responses) or UUID. May be left out by a caller who manages exactly "
+        "one tenant in state OK.",
+    )
 
 
 class SetErredSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from cohort.core.viewsets import ReadOnlyViewSet, ScopedViewSet, api_root
 from cohort.openstack import selectors, services
 from cohort.openstack.api import serializers
 from cohort.openstack.api.schema import server_group_schema, tenant_schema
-from cohort.openstack.api.serializers import server_group_objects
+from cohort.openstack.api.wire import server_group_objects
 from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, TenantFilter
 from cohort.openstack.models import ServerGroup, Tenant
 from cohort.structure.permissions import CanManage
