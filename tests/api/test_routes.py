@@ -26,6 +26,8 @@ from cohort.core.auth_views import PasswordLoginView
 from cohort.core.permissions import READ, CanSee
 from cohort.core.schema import RedocView, SchemaView, SwaggerView
 from cohort.core.viewsets import ScopedViewSet
+from cohort.health import views as health_views
+from cohort.metrics import views as metrics_views
 from cohort.openstack.api.views import ServerGroupViewSet
 from tests.api.support import assert_error
 from tests.conftest import make_group, make_user
@@ -40,6 +42,9 @@ PUBLIC = {
     PasswordLoginView,  # how a token is got
     core_views.api_root,  # the list of endpoints
     core_views.not_found,  # the JSON 404 of unknown paths
+    health_views.live,  # health checks for load balancers and orchestrators: nothing secret in them
+    health_views.ready,
+    metrics_views.metrics,  # guarded by its own rule: COHORT_METRICS_TOKEN, else loopback clients only
 }
 
 # Collection actions that act on an object named in the request body and judge their rule on it
