@@ -69,6 +69,29 @@ def create_tenant(admin: CloudAccess, name: str) -> CloudAccess:
     return CloudAccess(auth_url=admin.auth_url, project_id=project_id, credentials=credentials, region=REGION)
 
 
+def create_application_credential(access: CloudAccess, name: str) -> CloudAccess:
+    """An application credential of the tenant user of `access` (password), made as that user would
+    (`openstack application credential create`); its `CloudAccess` (`v3applicationcredential`)."""
+    auth = v3.Password(auth_url=access.auth_url, project_id=access.project_id, **access.credentials)
+    session = ks_session.Session(auth=auth)
+    with translated_errors():
+        user_id = session.get_user_id()
+        response = session.post(
+            f"{access.auth_url.rstrip('/')}/users/{user_id}/application_credentials",
+            json={"application_credential": {"name": name}},
+            raise_exc=False,
+        )
+    made = _json(response)["application_credential"]
+    credentials = {"application_credential_id": made["id"], "application_credential_secret": made["secret"]}
+    return CloudAccess(
+        auth_url=access.auth_url,
+        project_id=access.project_id,
+        auth_type="v3applicationcredential",
+        credentials=credentials,
+        region=access.region,
+    )
+
+
 def register_service(admin: CloudAccess, user: str, project: str, password: str, compute_url: str) -> None:
     """Nova's service user (which validates its callers' tokens) and the compute endpoint in the catalog."""
     keystone = _keystone(admin)

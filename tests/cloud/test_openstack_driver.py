@@ -134,6 +134,18 @@ def test_real_clouds_get_keystone_v3_plugins_with_tls_verification_on() -> None:
     assert connection.session.verify is False  # only when the operator asks for it
 
 
+def test_an_application_credential_reaches_nova_through_keystone(lab: cohort_lab.Lab) -> None:
+    """The other way real clouds are registered: the credential is bound to its project."""
+    password = lab.tenant("application-credential")
+    credential = cohort_lab.create_application_credential(password, "cohort")
+    driver = OpenStackDriver(credential)
+
+    group = driver.create_server_group(name="web", policy="anti-affinity")
+
+    assert credential.auth_type == "v3applicationcredential" and "password" not in credential.credentials
+    assert [g.id for g in OpenStackDriver(password).list_server_groups()] == [group.id]  # the same project
+
+
 def test_a_tenant_keeps_one_connection_across_drivers(lab: cohort_lab.Lab) -> None:
     """A worker makes a driver per task; the tenant's login and version discovery are done once."""
     access = lab.tenant("shared-session")
