@@ -122,9 +122,10 @@ def rig(lab, tmp_path, transactional_db):
 def tenant(lab, world):
     """The world's first tenant, moved onto a project of its own in the lab."""
     project = f"faults-{uuid.uuid4().hex[:10]}"
-    cloud = ServiceSettings.objects.create(name=f"lab {project}", auth_url=lab.endpoint, auth_type="admin_token")
-    tenant = make_tenant(project, world.web, cloud, backend_id=project)
-    tenant.credentials = {"token": cohort_lab.lab_token(cohort_lab.TENANT_USER, project)}
+    access = lab.tenant(project)
+    cloud = ServiceSettings.objects.create(name=f"lab {project}", auth_url=lab.auth_url, region=access.region)
+    tenant = make_tenant(project, world.web, cloud, backend_id=access.project_id)
+    tenant.credentials = dict(access.credentials)
     tenant.save()
     return tenant
 

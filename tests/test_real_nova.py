@@ -1,8 +1,9 @@
 """Cohort end to end against a real Nova (the lab): the API, the engine and the OpenStack driver.
 
-Each test gets a Nova project of its own. Tasks run in this process when the test lets commits
-happen; servers are booted through Nova's API as a tenant user would, behind Cohort's back, and
-Cohort learns of them only by pulling.
+Each test gets a Keystone project and user of its own, registered in Cohort as a real cloud is
+(Keystone's /v3, the user's password); Cohort finds Nova in the catalog. Tasks run in this process
+when the test lets commits happen; servers are booted through Nova's API as a tenant user would,
+behind Cohort's back, and Cohort learns of them only by pulling.
 """
 
 import uuid
@@ -23,13 +24,13 @@ URL = "/api/openstack-server-groups/"
 def nova(lab, world, settings):
     """The world's first tenant, moved onto the lab."""
     settings.CLOUD_DRIVER = "cohort.cloud.openstack.OpenStackDriver"
-    project = f"cohort-{uuid.uuid4().hex[:10]}"
-    cloud = ServiceSettings.objects.create(name="lab", auth_url=lab.endpoint, auth_type="admin_token")
-    tenant = make_tenant("lab-tenant", world.web, cloud, backend_id=project)
-    tenant.credentials = {"token": cohort_lab.lab_token(cohort_lab.TENANT_USER, project)}
+    access = lab.tenant(f"cohort-{uuid.uuid4().hex[:10]}")
+    cloud = ServiceSettings.objects.create(name="lab", auth_url=lab.auth_url, region=access.region)
+    tenant = make_tenant("lab-tenant", world.web, cloud, backend_id=access.project_id)
+    tenant.credentials = dict(access.credentials)
     tenant.save()
     driver = OpenStackDriver(tenant.cloud_access())
-    return tenant, driver, lambda name, group_id=None: cohort_lab.boot_server(lab.endpoint, project, name, group_id)
+    return tenant, driver, lambda name, group_id=None: cohort_lab.boot_server(access, name, group_id)
 
 
 def create(api, user, tenant, capture, **body):
@@ -81,7 +82,7 @@ def test_nova_refusal_leaves_the_record_erred_with_novas_message(
     world, api, nova, lab, django_capture_on_commit_callbacks
 ):
     tenant, _, _ = nova
-    cohort_lab.set_quota(lab.endpoint, tenant.backend_id, server_groups=0)
+    cohort_lab.set_quota(lab.admin(), tenant.backend_id, server_groups=0)
     group = create(api, world.users.owner, tenant, django_capture_on_commit_callbacks, name="over")
     assert group.state == State.ERRED
     assert group.error_message == "Quota exceeded, too many server groups."

@@ -1,10 +1,12 @@
 """The lab: a real Nova on this machine, for tests, demos and the embedded default.
 
-`start_lab()` runs Nova 34 (API, conductor, scheduler, placement, fake Glance and Neutron, three
-fake compute hosts) in a separate process serving the compute API on 127.0.0.1, and returns a `Lab`
-whose `endpoint` a `CloudAccess` can use with `auth_type="admin_token"` and a token `user:project`;
-every project named in a token is a Nova project of its own. `boot_server`, `delete_server` and
-`set_quota` act on the lab through Nova's public API as a tenant (or its admin) would.
+`start_lab()` runs Keystone 30 and Nova 34 (API, conductor, scheduler, placement, fake Glance and
+Neutron, three fake compute hosts) in separate processes serving the identity and compute APIs on
+127.0.0.1, and returns a `Lab`: `auth_url` is its Keystone's /v3, whose catalog lists the compute
+endpoint; `lab.tenant(name)` makes a Keystone project and user (as an operator would) and returns
+the `CloudAccess` (Keystone v3 password) the driver logs in with; `lab.admin()` is the lab's admin.
+`boot_server`, `delete_server` and `set_quota` act on the lab through Nova's public API as a tenant
+(or its admin) would.
 
 This package needs the `lab` extra (`pip install -e '.[lab]'`) only in the lab process itself:
 importing it, starting a lab and using the client functions need nothing beyond Cohort's own
@@ -19,12 +21,13 @@ from cohort_lab.client import (
     ADMIN_USER,
     FLAVOR_ID,
     IMAGE_ID,
-    TENANT_USER,
+    REGION,
+    admin_access,
     boot_server,
     connect,
+    create_application_credential,
+    create_tenant,
     delete_server,
-    lab_access,
-    lab_token,
     set_quota,
 )
 from cohort_lab.process import Lab, LabError, start_lab
@@ -33,14 +36,15 @@ __all__ = [
     "ADMIN_USER",
     "FLAVOR_ID",
     "IMAGE_ID",
-    "TENANT_USER",
+    "REGION",
     "Lab",
     "LabError",
     "boot_server",
     "connect",
     "delete_server",
-    "lab_access",
-    "lab_token",
+    "admin_access",
+    "create_application_credential",
+    "create_tenant",
     "nova_installed",
     "set_quota",
     "start_lab",
@@ -48,5 +52,5 @@ __all__ = [
 
 
 def nova_installed() -> bool:
-    """Whether the `lab` extra (Nova and its test harness) is installed."""
-    return importlib.util.find_spec("nova") is not None and importlib.util.find_spec("wsgi_intercept") is not None
+    """Whether the `lab` extra (Nova, its test harness and Keystone) is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("nova", "wsgi_intercept", "keystone"))

@@ -1,9 +1,12 @@
 """`python -m cohort_lab`: run the lab in the foreground until SIGTERM or SIGINT.
 
-It starts Nova's stack, serves the compute API on 127.0.0.1, writes `lab.json` (endpoint, pid, image
-and flavor ids) into the state directory once requests can be served, and prints one ready line. On
-SIGTERM or SIGINT, or when the process named by `--parent-pid` is gone, it stops the HTTP server and
-every Nova service, removes `lab.json` and exits 0, so a test run that dies leaves no lab behind.
+It starts the lab's Keystone in a child process (`cohort_lab.identity`) and Nova's stack in this
+one, meanwhile; once Keystone answers it registers Nova there (its service user, and the compute
+endpoint in the catalog) as an operator would, serves the compute API on 127.0.0.1, writes `lab.json`
+(Keystone's URL, the admin password, the compute endpoint, pid, image and flavor ids; readable by
+its owner only) into the state directory, and prints one ready line. On SIGTERM or SIGINT, or when the
+process named by `--parent-pid` is gone, it stops the HTTP server, every Nova service and Keystone,
+removes `lab.json` and exits 0, so a test run that dies leaves no lab behind.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from cohort_lab.client import FLAVOR_ID, IMAGE_ID
@@ -31,11 +37,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--state-dir", type=Path, required=True, help="where lab.json and nova.log go")
     parser.add_argument("--hosts", type=int, default=3, help="number of fake compute hosts")
     parser.add_argument("--parent-pid", type=int, default=0, help="stop when this process is gone")
+    parser.add_argument("--token-expiration", type=int, default=3600, help="seconds a Keystone token lives")
     return parser.parse_args(argv)
 
 
 def _write_ready(state_dir: Path, info: dict) -> None:
     partial = state_dir / (READY_FILE + ".partial")
+    partial.touch(mode=0o600)  # it holds the admin password
     partial.write_text(json.dumps(info, indent=2))
     partial.replace(state_dir / READY_FILE)  # atomic: a reader sees all of it or nothing
 
@@ -61,6 +69,52 @@ def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
             stop.set()
 
 
+def _start_keystone(args: argparse.Namespace, admin_password: str) -> tuple[subprocess.Popen, str]:
+    """Start the lab's Keystone in its own process on a socket bound here; return it and its /v3 URL."""
+    from cohort_lab import identity, wsgi
+
+    listener = wsgi.listen()
+    port = listener.getsockname()[1]
+    state_dir = args.state_dir / "keystone"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / identity.READY_FILE).unlink(missing_ok=True)
+    command = [
+        sys.executable, "-m", "cohort_lab.identity",
+        "--socket-fd", str(listener.fileno()),
+        "--state-dir", str(state_dir),
+        "--admin-password", admin_password,
+        "--token-expiration", str(args.token_expiration),
+        "--parent-pid", str(os.getpid()),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(listener.fileno(),))
+    listener.close()  # the child holds it now
+    return process, f"http://127.0.0.1:{port}/v3"
+
+
+def _wait_for_keystone(process: subprocess.Popen, state_dir: Path, timeout: float = 60.0) -> None:
+    from cohort_lab import identity
+
+    ready = state_dir / "keystone" / identity.READY_FILE
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"The lab's Keystone exited with code {process.returncode}; see keystone/keystone.log")
+        if ready.exists() and json.loads(ready.read_text()).get("pid") == process.pid:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"The lab's Keystone was not ready after {timeout} s; see keystone/keystone.log")
+
+
+def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     args.state_dir.mkdir(parents=True, exist_ok=True)
@@ -70,40 +124,73 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["OS_NOVA_DISABLE_EVENTLET_PATCHING"] = "1"
     sys.argv = sys.argv[:1]
     _use_temp_dir(args.state_dir / "tmp")
-    from cohort_lab import stack, wsgi  # imported only now: importing nova decides monkey patching
-
-    if stack.IMAGE_ID != IMAGE_ID:
-        raise SystemExit(f"Nova's Glance fixture image is {stack.IMAGE_ID}, cohort_lab expects {IMAGE_ID}")
-
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    nova = stack.start_stack(hosts=args.hosts)
-    _log_to_file(args.state_dir / LOG_FILE)
-    server = wsgi.make_server(wsgi.tenant_auth(nova.wsgi_app()), args.port)
+    admin_password = secrets.token_urlsafe(18)
+    service_password = secrets.token_urlsafe(18)
+    # Keystone starts first, in its own process, and sets itself up while Nova starts here.
+    keystone, auth_url = _start_keystone(args, admin_password)
+    try:
+        return _run(args, stop, keystone, auth_url, admin_password, service_password)
+    finally:
+        _stop(keystone)
+
+
+def _run(
+    args: argparse.Namespace,
+    stop: threading.Event,
+    keystone: subprocess.Popen,
+    auth_url: str,
+    admin_password: str,
+    service_password: str,
+) -> int:
+    from cohort_lab import client, stack, wsgi  # imported only now: importing nova decides monkey patching
+
+    if stack.IMAGE_ID != IMAGE_ID:
+        raise SystemExit(f"Nova's Glance fixture image is {stack.IMAGE_ID}, cohort_lab expects {IMAGE_ID}")
+    listener = wsgi.listen(args.port)
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/v2.1"
+    nova = stack.start_stack(hosts=args.hosts, keystone=stack.authtoken_options(auth_url, service_password))
+    try:
+        _log_to_file(args.state_dir / LOG_FILE)
+        _wait_for_keystone(keystone, args.state_dir)
+        admin = client.admin_access(auth_url, admin_password)
+        client.register_service(admin, stack.SERVICE_USER, stack.SERVICE_PROJECT, service_password, endpoint)
+        _serve(args, stop, nova, listener, endpoint, auth_url, admin_password)
+    finally:
+        nova.stop()
+    shutil.rmtree(args.state_dir / "tmp", ignore_errors=True)
+    print("cohort-lab stopped", flush=True)
+    return 0
+
+
+def _serve(args, stop, nova, listener, endpoint: str, auth_url: str, admin_password: str) -> None:
+    """Serve Nova's API on `listener` and say so in `lab.json`, until `stop` is set."""
+    from cohort_lab import client, stack, wsgi
+
+    server = wsgi.serve_on(wsgi.serialised(nova.wsgi_app()), listener)
     threading.Thread(target=server.serve_forever, name="lab-http", daemon=True).start()
     if args.parent_pid:
         threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_port}/v2.1"
     info = {
         "endpoint": endpoint,
+        "auth_url": auth_url,
+        "region": client.REGION,
+        "admin_password": admin_password,
         "pid": os.getpid(),
         "image_id": stack.IMAGE_ID,
         "flavor_id": FLAVOR_ID,
         "hosts": list(nova.hosts),
     }
     _write_ready(args.state_dir, info)
-    print(f"cohort-lab ready: {endpoint}", flush=True)
+    print(f"cohort-lab ready: Keystone {auth_url}, Nova {endpoint}", flush=True)
     try:
         stop.wait()
     finally:
         (args.state_dir / READY_FILE).unlink(missing_ok=True)
         server.shutdown()
         server.server_close()
-        nova.stop()
-    shutil.rmtree(args.state_dir / "tmp", ignore_errors=True)
-    print("cohort-lab stopped", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

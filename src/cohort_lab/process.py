@@ -17,9 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from cohort.cloud.base import CloudAccess
 
 READY_FILE = "lab.json"
 PROCESS_LOG = "lab.log"
@@ -31,7 +33,7 @@ class LabError(RuntimeError):
 
 @dataclass
 class Lab:
-    """A running lab: its compute endpoint and how to stop it."""
+    """A running lab: its Keystone and compute endpoints, its admin, and how to stop it."""
 
     endpoint: str
     image_id: str
@@ -41,6 +43,25 @@ class Lab:
     process: subprocess.Popen
     _log: IO[bytes]
     _owns_state_dir: bool = False
+    _tenants: dict[tuple[str, str], CloudAccess] = field(default_factory=dict, repr=False)
+    auth_url: str = ""  # the lab's Keystone, `http://127.0.0.1:<port>/v3`
+    admin_password: str = ""
+    region: str = ""
+
+    def admin(self) -> CloudAccess:
+        """The lab admin's `CloudAccess` (project `admin`, role `admin`)."""
+        from cohort_lab import client
+
+        return client.admin_access(self.auth_url, self.admin_password)
+
+    def tenant(self, name: str) -> CloudAccess:
+        """A tenant of the lab: Keystone project `name` and its user, made on first use; its `CloudAccess`."""
+        from cohort_lab import client
+
+        key = (self.auth_url, name)
+        if key not in self._tenants:
+            self._tenants[key] = client.create_tenant(self.admin(), name)
+        return self._tenants[key]
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the lab (SIGTERM, then SIGKILL after `timeout` seconds); safe to call twice."""
@@ -62,10 +83,18 @@ class Lab:
         self.stop()
 
 
-def start_lab(state_dir: str | Path | None = None, *, port: int = 0, hosts: int = 3, timeout: float = 90.0) -> Lab:
+def start_lab(
+    state_dir: str | Path | None = None,
+    *,
+    port: int = 0,
+    hosts: int = 3,
+    token_expiration: int = 3600,
+    timeout: float = 90.0,
+) -> Lab:
     """Start the lab on 127.0.0.1 and return once it serves requests (port 0: any free port).
 
-    Without `state_dir` a temporary one is made and removed again by `Lab.stop`.
+    Without `state_dir` a temporary one is made and removed again by `Lab.stop`. `token_expiration`:
+    how many seconds a token of the lab's Keystone lives.
     """
     owns_state_dir = state_dir is None
     path = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="cohort-lab-"))
@@ -83,6 +112,8 @@ def start_lab(state_dir: str | Path | None = None, *, port: int = 0, hosts: int 
         str(hosts),
         "--parent-pid",
         str(os.getpid()),
+        "--token-expiration",
+        str(token_expiration),
     ]
     log = open(path / PROCESS_LOG, "ab")  # noqa: SIM115 - closed by Lab.stop
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -94,6 +125,7 @@ def start_lab(state_dir: str | Path | None = None, *, port: int = 0, hosts: int 
         raise
     lab.endpoint, lab.image_id, lab.flavor_id = info["endpoint"], info["image_id"], info["flavor_id"]
     lab.hosts = tuple(info["hosts"])
+    lab.auth_url, lab.admin_password, lab.region = info["auth_url"], info["admin_password"], info["region"]
     return lab
 
 

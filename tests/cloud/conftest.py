@@ -1,8 +1,9 @@
 """One contract, two clouds: every test here runs against the in-memory Nova and the real one.
 
 `cloud` is parametrised over `memory` (`MemoryDriver`) and `nova` (`OpenStackDriver` on the lab, a
-real Nova 34 started once per session in a separate process on 127.0.0.1 and stopped at the end).
-Each test asks `cloud.tenant()` for a fresh project, so tests never see each other's groups. The lab
+real Keystone 30 and Nova 34 started once per session in separate processes on 127.0.0.1 and stopped
+at the end). Each test asks `cloud.tenant()` for a fresh project (on the lab: a Keystone project and
+user, the driver logging in with a Keystone v3 password), so tests never see each other's groups. The lab
 variant is skipped only when the `lab` extra (Nova itself) is not installed. Nothing here needs Django.
 """
 
@@ -55,15 +56,16 @@ def _memory_tenant(project_id: str) -> Tenant:
     return Tenant(project_id, driver, project.boot_server, set_quota)
 
 
-def _lab_tenant(lab: cohort_lab.Lab, project_id: str) -> Tenant:
+def _lab_tenant(lab: cohort_lab.Lab, project_name: str) -> Tenant:
+    access = lab.tenant(project_name)  # a Keystone project and user; the driver logs in with its password
+
     def boot(name: str, group_id: str | None = None) -> RemoteServer:
-        return cohort_lab.boot_server(lab.endpoint, project_id, name, group_id)
+        return cohort_lab.boot_server(access, name, group_id)
 
     def set_quota(limit: int) -> None:
-        cohort_lab.set_quota(lab.endpoint, project_id, server_groups=limit)
+        cohort_lab.set_quota(lab.admin(), access.project_id, server_groups=limit)
 
-    driver = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, project_id))
-    return Tenant(project_id, driver, boot, set_quota)
+    return Tenant(access.project_id, OpenStackDriver(access), boot, set_quota)
 
 
 @pytest.fixture(params=["memory", "nova"])

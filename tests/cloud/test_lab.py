@@ -1,4 +1,5 @@
-"""The lab process: it starts on 127.0.0.1, stops on SIGTERM, and never outlives whoever started it."""
+"""The lab's processes (Nova, and its Keystone): they start on 127.0.0.1, stop on SIGTERM, and never
+outlive whoever started them."""
 
 from __future__ import annotations
 
@@ -12,17 +13,17 @@ import pytest
 import requests
 
 import cohort_lab
-from cohort_lab.wsgi import parse_token
 
 pytestmark = pytest.mark.skipif(
     not cohort_lab.nova_installed(), reason="needs the `lab` extra (pip install -e '.[lab]')"
 )
 
 ORPHANING_PARENT = """
-import os, sys
+import json, os, sys
 import cohort_lab
 lab = cohort_lab.start_lab(sys.argv[1])
-print(lab.process.pid, flush=True)
+keystone = json.load(open(os.path.join(sys.argv[1], "keystone", "keystone.json")))
+print(lab.process.pid, keystone["pid"], flush=True)
 os._exit(0)  # die without stopping the lab, as a killed test run would
 """
 
@@ -38,25 +39,21 @@ def _gone(pid: int, within: float) -> bool:
     return False
 
 
-def test_parse_token() -> None:
-    assert parse_token("demo:p1") == ("demo", "p1")
-    assert parse_token("demo") is None
-    assert parse_token("demo:") is None
-    assert parse_token("a:b:c") is None
-
-
 def test_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     lab = cohort_lab.start_lab(tmp_path / "lab")
     assert lab.endpoint.startswith("http://127.0.0.1:")
+    assert lab.auth_url.startswith("http://127.0.0.1:") and lab.auth_url.endswith("/v3")
     assert requests.get(lab.endpoint, timeout=5).status_code == 200
+    assert requests.get(lab.auth_url, timeout=5).status_code == 200
 
     lab.stop()
 
     assert lab.process.returncode == 0
     assert not (tmp_path / "lab" / "lab.json").exists()
     assert not (tmp_path / "lab" / "tmp").exists()
-    with pytest.raises(requests.ConnectionError):
-        requests.get(lab.endpoint, timeout=5)
+    for url in (lab.endpoint, lab.auth_url):  # Nova and Keystone both
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=5)
 
 
 def test_stops_when_its_parent_dies(tmp_path: Path) -> None:
@@ -67,9 +64,10 @@ def test_stops_when_its_parent_dies(tmp_path: Path) -> None:
         timeout=120,
         check=True,
     )
-    lab_pid = int(parent.stdout.split()[0])
+    lab_pid, keystone_pid = (int(pid) for pid in parent.stdout.split()[:2])
 
-    stopped = _gone(lab_pid, within=15)
-    if not stopped:
-        os.kill(lab_pid, 9)
-    assert stopped, "the lab outlived the process that started it"
+    stopped = {pid: _gone(pid, within=15) for pid in (lab_pid, keystone_pid)}
+    for pid, gone in stopped.items():
+        if not gone:
+            os.kill(pid, 9)
+    assert all(stopped.values()), "the lab (Nova or Keystone) outlived the process that started it"

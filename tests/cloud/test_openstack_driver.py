@@ -2,17 +2,20 @@
 
 The contract tests cover behaviour both drivers share; these cover the OpenStack side of the
 boundary: the older `policies` shape on a cloud without microversion 2.64, paging on both listings,
-and failures that never reach Nova (a dead endpoint, a refused token) arriving as `CloudError`s.
+and failures that never reach Nova (a dead Keystone, a refused password) arriving as `CloudError`s;
+and the lab's own wiring: Nova answers only tokens its Keystone issued, and is found in the catalog.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import socket
 import threading
 import time
 
 import pytest
+import requests
 
 import cohort_lab
 from cohort.cloud.base import BadRequest, CloudAccess, Forbidden, Unreachable
@@ -38,7 +41,7 @@ def _free_port() -> int:
 
 
 def test_negotiates_2_64(lab: cohort_lab.Lab) -> None:
-    driver = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, "negotiation"))
+    driver = OpenStackDriver(lab.tenant("negotiation"))
 
     group = driver.create_server_group(name="db", policy="anti-affinity", rules={"max_server_per_host": 3})
 
@@ -47,8 +50,8 @@ def test_negotiates_2_64(lab: cohort_lab.Lab) -> None:
 
 
 def test_older_cloud_gets_the_policies_shape(lab: cohort_lab.Lab) -> None:
-    old = PreRulesNovaDriver(cohort_lab.lab_access(lab.endpoint, "old-shape"))
-    current = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, "old-shape"))
+    old = PreRulesNovaDriver(lab.tenant("old-shape"))
+    current = OpenStackDriver(lab.tenant("old-shape"))
 
     group = old.create_server_group(name="web", policy="soft-anti-affinity")
 
@@ -60,21 +63,20 @@ def test_older_cloud_gets_the_policies_shape(lab: cohort_lab.Lab) -> None:
 
 
 def test_listings_read_every_page(lab: cohort_lab.Lab) -> None:
-    project = "small-pages"
-    driver = SmallPagesDriver(cohort_lab.lab_access(lab.endpoint, project))
+    access = lab.tenant("small-pages")
+    driver = SmallPagesDriver(access)
     groups = [driver.create_server_group(name=f"g{n}", policy="affinity") for n in range(5)]
-    servers = [cohort_lab.boot_server(lab.endpoint, project, f"s{n}") for n in range(3)]
+    servers = [cohort_lab.boot_server(access, f"s{n}") for n in range(3)]
 
     assert sorted(g.id for g in driver.list_server_groups()) == sorted(g.id for g in groups)
     assert sorted(s.id for s in driver.list_servers()) == sorted(s.id for s in servers)
 
 
-def test_dead_endpoint_is_unreachable() -> None:
+def test_dead_keystone_is_unreachable() -> None:
     access = CloudAccess(
-        auth_url=f"http://127.0.0.1:{_free_port()}/v2.1",
+        auth_url=f"http://127.0.0.1:{_free_port()}/v3",
         project_id="nobody",
-        auth_type="admin_token",
-        credentials={"token": "demo:nobody"},
+        credentials={"username": "demo", "password": "secret", "user_domain_name": "Default"},
         options={"timeout": 5},
     )
 
@@ -82,13 +84,26 @@ def test_dead_endpoint_is_unreachable() -> None:
         OpenStackDriver(access).list_server_groups()
 
 
-def test_refused_token_is_forbidden(lab: cohort_lab.Lab) -> None:
-    access = CloudAccess(
-        auth_url=lab.endpoint, project_id="p", auth_type="admin_token", credentials={"token": "no-project"}
-    )
+def test_wrong_password_is_refused_by_keystone(lab: cohort_lab.Lab) -> None:
+    good = lab.tenant("wrong-password")
+    access = dataclasses.replace(good, credentials={**good.credentials, "password": "not-the-password"})
 
-    with pytest.raises(Forbidden, match="user:project"):
+    with pytest.raises(Forbidden, match="requires authentication") as refused:
         OpenStackDriver(access).list_server_groups()
+    assert "not-the-password" not in str(refused.value)
+
+
+def test_nova_refuses_a_request_without_a_valid_token(lab: cohort_lab.Lab) -> None:
+    """keystonemiddleware's auth_token guards Nova: a made-up token is 401, whatever it names."""
+    for headers in ({}, {"X-Auth-Token": "demo:demo-project"}):
+        response = requests.get(f"{lab.endpoint}/os-server-groups", headers=headers, timeout=10)
+        assert response.status_code == 401, headers
+        assert response.headers["WWW-Authenticate"] == f'Keystone uri="{lab.auth_url}"'
+
+
+def test_the_catalog_leads_from_keystone_to_nova(lab: cohort_lab.Lab) -> None:
+    connection = cohort_lab.connect(lab.tenant("catalog"))
+    assert connection.session.get_endpoint(service_type="compute", interface="public") == lab.endpoint
 
 
 def test_real_clouds_get_keystone_v3_plugins_with_tls_verification_on() -> None:
@@ -119,14 +134,26 @@ def test_real_clouds_get_keystone_v3_plugins_with_tls_verification_on() -> None:
     assert connection.session.verify is False  # only when the operator asks for it
 
 
+def test_an_application_credential_reaches_nova_through_keystone(lab: cohort_lab.Lab) -> None:
+    """The other way real clouds are registered: the credential is bound to its project."""
+    password = lab.tenant("application-credential")
+    credential = cohort_lab.create_application_credential(password, "cohort")
+    driver = OpenStackDriver(credential)
+
+    group = driver.create_server_group(name="web", policy="anti-affinity")
+
+    assert credential.auth_type == "v3applicationcredential" and "password" not in credential.credentials
+    assert [g.id for g in OpenStackDriver(password).list_server_groups()] == [group.id]  # the same project
+
+
 def test_a_tenant_keeps_one_connection_across_drivers(lab: cohort_lab.Lab) -> None:
     """A worker makes a driver per task; the tenant's login and version discovery are done once."""
-    access = cohort_lab.lab_access(lab.endpoint, "shared-session")
+    access = lab.tenant("shared-session")
     first, second = OpenStackDriver(access), OpenStackDriver(access)
     assert first._connection is second._connection
     first.list_server_groups()
     assert second._session.microversions == {"2.64": "2.64"}  # negotiated by the first driver
-    other = OpenStackDriver(cohort_lab.lab_access(lab.endpoint, "another-project"))
+    other = OpenStackDriver(lab.tenant("another-project"))
     assert other._connection is not first._connection
 
 

@@ -1,21 +1,27 @@
 """The embedded default's starting point: an admin, and a demo customer, project, cloud and tenant.
 
-Nobody else: the README's "Managing people" shows how to add users and roles.
+With the lab, the demo cloud is registered as a real cloud is: Keystone's /v3 URL, the Default
+domain and the region, and the demo tenant is the lab's Keystone project `demo` with its own user and
+password, so Cohort logs in to Keystone and finds Nova in the catalog. Without the `lab` extra the
+demo cloud is the in-memory one. Idempotent: running it again changes nothing but the demo cloud's
+URL and the tenant's project id and password, which follow the lab.
 
-Idempotent: running it again changes nothing but the demo cloud's endpoint, which follows the lab
-(a fresh real Nova each start) or, without the `lab` extra, the in-memory cloud.
+Nobody else: the README's "Managing people" shows how to add users and roles.
 """
 
 from django.contrib.auth import get_user_model
 
+from cohort.cloud.base import CloudAccess
 from cohort.openstack.models import Tenant
 from cohort.structure.models import Customer, Project, ServiceSettings
 
 MEMORY_URL = "memory://demo"
-DEMO_PROJECT = "demo"  # the Nova project of the demo tenant
+DEMO_PROJECT = "demo"  # the lab's Keystone project (and user) of the demo tenant
+DEMO_TENANT = "demo-tenant"
 
 
-def bootstrap(cloud_url: str) -> dict:
+def bootstrap(access: CloudAccess | None = None) -> dict:
+    """The demo records; `access`: the demo tenant's login on the lab (`Lab.tenant`), None: in memory."""
     User = get_user_model()
     admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
     if created:
@@ -23,13 +29,22 @@ def bootstrap(cloud_url: str) -> dict:
         admin.save()
     customer, _ = Customer.objects.get_or_create(name="Demo customer", defaults={"abbreviation": "DEMO"})
     project, _ = Project.objects.get_or_create(customer=customer, name="Demo project")
+    if access is None:
+        cloud_fields = {"auth_url": MEMORY_URL, "auth_type": ServiceSettings.AuthType.ADMIN_TOKEN, "region": ""}
+        backend_id, credentials = DEMO_PROJECT, {"token": f"demo:{DEMO_PROJECT}"}
+        cloud_credentials = {}
+    else:
+        cloud_fields = {"auth_url": access.auth_url, "auth_type": ServiceSettings.AuthType.PASSWORD}
+        cloud_fields["region"] = access.region
+        backend_id = access.project_id
+        credentials = {key: access.credentials[key] for key in ("username", "password")}
+        cloud_credentials = {"user_domain_name": access.credentials["user_domain_name"]}
     cloud, _ = ServiceSettings.objects.update_or_create(
-        name="Demo cloud",
-        defaults={"auth_url": cloud_url, "auth_type": ServiceSettings.AuthType.ADMIN_TOKEN, "shared": True},
+        name="Demo cloud", defaults={**cloud_fields, "credentials": cloud_credentials, "shared": True}
     )
     tenant, _ = Tenant.objects.update_or_create(
         service_settings=cloud,
-        backend_id=DEMO_PROJECT,
-        defaults={"project": project, "name": "demo-tenant", "credentials": {"token": f"demo:{DEMO_PROJECT}"}},
+        name=DEMO_TENANT,
+        defaults={"project": project, "backend_id": backend_id, "credentials": credentials},
     )
     return {"admin": admin, "customer": customer, "project": project, "tenant": tenant}

@@ -1,6 +1,6 @@
 """`cohort serve`: the embedded default in one command.
 
-Starts the lab (a real Nova on 127.0.0.1, when the `lab` extra is installed; else says loudly that
+Starts the lab (a real Keystone and Nova on 127.0.0.1, when the `lab` extra is installed; else says loudly that
 the cloud is in memory), migrates the SQLite database under COHORT_HOME, creates the demo records,
 prints an admin token and example requests, then supervises gunicorn, a Celery worker and the
 periodic scheduler (over a file-system broker, so no broker server is needed) until interrupted: a
@@ -8,6 +8,7 @@ child that dies is restarted with backoff while the others go on (`cohort.core.s
 everything it started is stopped on the way out.
 """
 
+import json
 import os
 import sys
 
@@ -37,6 +38,27 @@ MEMORY_WORKER_CONCURRENCY = 1
 WORKER_PREFETCH_MULTIPLIER = 4
 
 
+CLOUDS_YAML_NAME = "cohort-lab"
+
+
+def write_clouds_yaml(path, access):
+    """A `clouds.yaml` (JSON is YAML) for the openstack CLI, readable by its owner only; its path."""
+    cloud = {
+        "auth": {
+            "auth_url": access.auth_url,
+            "username": access.credentials["username"],
+            "password": access.credentials["password"],
+            "user_domain_name": access.credentials["user_domain_name"],
+            "project_id": access.project_id,
+        },
+        "region_name": access.region,
+        "identity_api_version": 3,
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"clouds": {CLOUDS_YAML_NAME: cloud}}, indent=2))
+    return path
+
+
 class Command(BaseCommand):
     help = "Run Cohort with everything it needs in one command (the embedded default)."
 
@@ -49,7 +71,7 @@ class Command(BaseCommand):
 
         lab = None
         if not memory and cohort_lab.nova_installed():
-            self.stdout.write("Starting the lab (a real Nova on 127.0.0.1)...")
+            self.stdout.write("Starting the lab (a real Keystone and Nova on 127.0.0.1)...")
             self.stdout.flush()
             lab = cohort_lab.start_lab(settings.HOME / "lab")
         try:
@@ -61,12 +83,17 @@ class Command(BaseCommand):
     def run(self, bind, lab, asked_for_memory=False):
         os.environ["COHORT_CLOUD_DRIVER"] = OPENSTACK_DRIVER if lab else MEMORY_DRIVER
         call_command("migrate", interactive=False, verbosity=0)
-        records = demo.bootstrap(lab.endpoint if lab else demo.MEMORY_URL)
+        demo_access = lab.tenant(demo.DEMO_PROJECT) if lab else None
+        records = demo.bootstrap(demo_access)
+        clouds = write_clouds_yaml(settings.HOME / "lab" / "clouds.yaml", demo_access) if lab else None
         token = issue_token(records["admin"])
         tenant = records["tenant"].uuid.hex
         base = f"http://{bind}"
         if lab:
-            cloud = f"the lab, a real Nova 34 at {lab.endpoint} (it starts empty each time)"
+            cloud = (
+                f"the lab, a real Keystone 30 at {lab.auth_url} and Nova 34 at {lab.endpoint}"
+                " (Nova starts empty each time)"
+            )
         elif asked_for_memory:
             cloud = "the IN-MEMORY cloud (--memory): nothing reaches OpenStack, and no server can be booted"
         else:
@@ -87,6 +114,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  .venv/bin/cohort lab-boot {tenant} vm-1 --group <group uuid>   # boot a server into it\n"
                 f"  curl -s {auth} -X POST {base}/api/openstack-tenants/{tenant}/pull_server_groups/\n"
+                "\nThe openstack CLI, as the demo tenant's user, through the lab's Keystone:\n"
+                f"  OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud {CLOUDS_YAML_NAME} server list\n"
             )
         self.stdout.write("\n")
         self.stdout.flush()

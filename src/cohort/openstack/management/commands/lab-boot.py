@@ -1,8 +1,9 @@
 """`cohort lab-boot TENANT NAME [--group UUID]`: boot a server in a lab tenant, as its user would.
 
-It goes through Nova's public API with the tenant's own credentials and the `group` scheduler hint,
-exactly as `openstack server create --hint group=...` would, so Cohort learns of the server only by
-reconciling (`pull`), as it would on a real cloud.
+It logs in to the lab's Keystone with the tenant's own credentials and goes through Nova's public API
+(found in the catalog) with the `group` scheduler hint, exactly as `openstack server create --hint
+group=...` would, so Cohort learns of the server only by reconciling (`pull`), as on a real cloud. The
+image and flavor are the lab's.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -31,8 +32,6 @@ class Command(BaseCommand):
                 "this tenant is on the in-memory cloud (cohort serve --memory), which lives inside the worker: "
                 "servers can be booted on the lab only (cohort serve without --memory)"
             )
-        if record.service_settings.auth_type != "admin_token":
-            raise CommandError("lab-boot works on the lab only; on a real cloud use `openstack server create`")
         group_id = None
         if group:
             server_group = ServerGroup.objects.filter(uuid=parse_uuid(group), tenant=record).first()
@@ -40,7 +39,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no server group {group} with a Nova id in this tenant")
             group_id = server_group.backend_id
         try:
-            server = cohort_lab.boot_server(record.service_settings.auth_url, record.backend_id, name, group_id)
+            server = cohort_lab.boot_server(record.cloud_access(), name, group_id)
         except CloudError as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"{server.id} {server.status} host_id={server.host_id or '-'}")

@@ -1,4 +1,5 @@
-"""`cohort lab`: run the lab (a real Nova on 127.0.0.1) in the foreground, for trying a real cloud."""
+"""`cohort lab`: run the lab (a real Keystone and Nova on 127.0.0.1) in the foreground, for trying a
+real cloud. The admin password and both URLs are in `lab.json` in the state directory (COHORT_HOME/lab)."""
 
 import os
 import sys
@@ -8,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Run a real Nova on 127.0.0.1 until interrupted (needs the `lab` extra)."
+    help = "Run a real Keystone and Nova on 127.0.0.1 until interrupted (needs the `lab` extra)."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8774)
