@@ -4,7 +4,6 @@ Nova allows up to 255 characters and lets a trailing newline through; Cohort kee
 trims. Importing must neither fail nor break the database's rules (150 characters, unique per tenant).
 """
 
-
 from cohort.cloud.memory import MemoryDriver
 from cohort.openstack import reconcile
 from cohort.openstack.models import ServerGroup

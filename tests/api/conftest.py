@@ -19,9 +19,5 @@ def globex_only(world):
     tenant = make_tenant("globex-private", world.other, cloud)
     group = make_group(world.other_tenant, "globex-group")
     private_group = make_group(tenant, "globex-private-group")
-    server = Instance.objects.create(
-        tenant=world.other_tenant, server_group=group, name="gx-1", backend_id="gx-1"
-    )
-    return SimpleNamespace(
-        cloud=cloud, tenant=tenant, group=group, private_group=private_group, server=server
-    )
+    server = Instance.objects.create(tenant=world.other_tenant, server_group=group, name="gx-1", backend_id="gx-1")
+    return SimpleNamespace(cloud=cloud, tenant=tenant, group=group, private_group=private_group, server=server)

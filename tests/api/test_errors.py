@@ -184,9 +184,7 @@ def test_unknown_tenant_on_the_collection_is_400(world, owner, reference):
 
 
 def test_unknown_tenant_on_the_tenant_action_is_404(world, owner):
-    response = owner.post(
-        f"/api/openstack-tenants/{'0' * 32}/create_server_group/", {"name": "g"}, format="json"
-    )
+    response = owner.post(f"/api/openstack-tenants/{'0' * 32}/create_server_group/", {"name": "g"}, format="json")
     assert_error(response, 404, {"detail": "Not found."})
 
 
@@ -325,9 +323,7 @@ def test_unknown_path_under_api_is_404_json(world, api, path, authenticated):
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_update_outside_ok_is_409(world, owner, state, method):
     group = make_group(world.tenant, "g", state=state)
-    response = getattr(owner, method)(
-        group_path(group), {"name": "renamed", "policy": "affinity"}, format="json"
-    )
+    response = getattr(owner, method)(group_path(group), {"name": "renamed", "policy": "affinity"}, format="json")
     assert_error(response, 409, NOT_OK)
     group.refresh_from_db()
     assert (group.name, group.state) == ("g", state)
@@ -374,14 +370,10 @@ def test_policy_change_on_a_group_with_members_is_409_saying_why(world, owner):
 
 def test_rules_on_update_with_affinity_are_400(world, owner):
     group = make_group(world.tenant, "g", policy="affinity")
-    assert_field_error(
-        owner.patch(group_path(group), {"rules": {"max_server_per_host": 2}}, format="json"), "rules"
-    )
+    assert_field_error(owner.patch(group_path(group), {"rules": {"max_server_per_host": 2}}, format="json"), "rules")
 
 
-@pytest.mark.parametrize(
-    "body", [{"error_message": ["a"]}, {"error_message": {"a": 1}}, {"error_traceback": {"x": 1}}]
-)
+@pytest.mark.parametrize("body", [{"error_message": ["a"]}, {"error_message": {"a": 1}}, {"error_traceback": {"x": 1}}])
 def test_set_erred_with_bad_body_is_400(world, api, body):
     group = make_group(world.tenant, "g")
     response = api(world.users.staff).post(group_path(group, "set_erred/"), body, format="json")

@@ -24,17 +24,13 @@ ALL = {"alpha", "beta", "gamma", "delta"}
 
 @pytest.fixture
 def f(world):
-    second_cloud = ServiceSettings.objects.create(
-        name="second cloud", auth_url="memory://two", auth_type="admin_token"
-    )
+    second_cloud = ServiceSettings.objects.create(name="second cloud", auth_url="memory://two", auth_type="admin_token")
     initech = Customer.objects.create(name="Initech", native_name="Initech Inc", abbreviation="INI")
     lab = Project.objects.create(customer=initech, name="lab")
     zeta = make_tenant("zeta-tenant", lab, second_cloud)
     groups = SimpleNamespace(
         alpha=make_group(world.tenant, "alpha", description="The First group", state=State.OK),
-        beta=make_group(
-            world.tenant, "beta", description="second one", state=State.ERRED, backend_id="nova-b"
-        ),
+        beta=make_group(world.tenant, "beta", description="second one", state=State.ERRED, backend_id="nova-b"),
         gamma=make_group(world.other_tenant, "gamma", state=State.CREATION_SCHEDULED, backend_id=""),
         delta=make_group(zeta, "delta", description="fourth", state=State.UPDATING, backend_id="nova-d"),
     )
@@ -45,9 +41,7 @@ def f(world):
         ServerGroup.objects.filter(name=name).update(
             created=base + timedelta(minutes=i), modified=base + timedelta(minutes=10 - i)
         )
-    return SimpleNamespace(
-        world=world, cloud2=second_cloud, initech=initech, lab=lab, zeta=zeta, groups=groups
-    )
+    return SimpleNamespace(world=world, cloud2=second_cloud, initech=initech, lab=lab, zeta=zeta, groups=groups)
 
 
 @pytest.fixture
@@ -190,9 +184,7 @@ def test_state_filter_rejects_an_unknown_state(f, staff, value):
 # --- can_manage ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "value, expected", [("true", ALL), ("True", ALL), ("false", set()), ("False", set())]
-)
+@pytest.mark.parametrize("value, expected", [("true", ALL), ("True", ALL), ("false", set()), ("False", set())])
 def test_can_manage_for_staff(f, staff, value, expected):
     assert staff({"can_manage": value}) == expected
 
@@ -274,9 +266,7 @@ def test_ordering_rejects_an_unknown_field(f, staff, value):
 # --- empty, unknown and invalid values -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "param", [*PARAMS, "tenant", "state", "can_manage", "external_ip", "o", "page", "page_size"]
-)
+@pytest.mark.parametrize("param", [*PARAMS, "tenant", "state", "can_manage", "external_ip", "o", "page", "page_size"])
 def test_empty_values_are_ignored(f, staff, param):
     assert staff({param: ""}) == ALL
 

@@ -15,9 +15,7 @@ from tests.api.support import GROUPS, assert_error, links, names
 
 def bulk_groups(tenant, count: int, *, members: int = 0, prefix: str = "g") -> list[ServerGroup]:
     groups = ServerGroup.objects.bulk_create(
-        ServerGroup(
-            tenant=tenant, name=f"{prefix}{i:03d}", state=State.OK, backend_id=f"nova-{prefix}{i:03d}"
-        )
+        ServerGroup(tenant=tenant, name=f"{prefix}{i:03d}", state=State.OK, backend_id=f"nova-{prefix}{i:03d}")
         for i in range(count)
     )
     if members:
@@ -134,9 +132,7 @@ def test_following_next_walks_the_whole_list(staff, twenty_five):
 
 
 def test_link_urls_never_hold_a_raw_comma(staff, world):
-    ServerGroup.objects.bulk_create(
-        ServerGroup(tenant=world.tenant, name=f"a,b {i}", state=State.OK) for i in range(3)
-    )
+    ServerGroup.objects.bulk_create(ServerGroup(tenant=world.tenant, name=f"a,b {i}", state=State.OK) for i in range(3))
     response = staff.get(GROUPS, {"name": "a,b", "page_size": 1, "page": 2, "o": "name,-created"})
     assert len(names(response)) == 1
     found = links(response)

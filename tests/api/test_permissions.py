@@ -61,9 +61,7 @@ def op_create_in_tenant(c, world, group):
 
 
 def op_put(c, world, group):
-    return c.put(
-        group_path(group), {"name": "renamed", "description": "d", "policy": "affinity"}, format="json"
-    )
+    return c.put(group_path(group), {"name": "renamed", "description": "d", "policy": "affinity"}, format="json")
 
 
 def op_patch(c, world, group):
@@ -87,9 +85,7 @@ def op_set_ok(c, world, group):
 
 
 def op_set_erred(c, world, group):
-    return c.post(
-        group_path(group, "set_erred/"), {"error_message": "boom", "error_traceback": "tb"}, format="json"
-    )
+    return c.post(group_path(group, "set_erred/"), {"error_message": "boom", "error_traceback": "tb"}, format="json")
 
 
 def op_pull_server_groups(c, world, group):
@@ -236,9 +232,7 @@ def test_globex_group_is_404_for_acme_roles(world, api, groups, role, operation)
 def test_globex_tenant_actions_are_404_and_collection_create_400_for_acme_roles(world, api, role):
     c = client(api, world, role)
     tenant = world.other_tenant
-    assert_error(
-        c.post(tenant_path(tenant, "create_server_group/"), {"name": "x"}, format="json"), 404, NOT_FOUND
-    )
+    assert_error(c.post(tenant_path(tenant, "create_server_group/"), {"name": "x"}, format="json"), 404, NOT_FOUND)
     assert_error(c.post(tenant_path(tenant, "pull_server_groups/")), 404, NOT_FOUND)
     assert_field_error(c.post(GROUPS, {"name": "x", "tenant": tenant_url(tenant)}, format="json"), "tenant")
     assert_field_error(c.post(GROUPS, {"name": "x", "tenant": tenant.uuid.hex}, format="json"), "tenant")
@@ -373,9 +367,7 @@ def test_use_within_renew_interval_does_not_write(world, settings):
     token.save()
     with CaptureQueriesContext(connection) as queries:
         assert APIClient().get(GROUPS, HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
-    writes = [
-        q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))
-    ]
+    writes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))]
     assert writes == []
     token.refresh_from_db()
     assert token.last_used == recent
@@ -400,9 +392,7 @@ def test_password_login_returns_a_working_token(world):
     user = world.users.owner
     user.set_password("s3cret-pass")
     user.save()
-    response = APIClient().post(
-        "/api-auth/password/", {"username": "owner", "password": "s3cret-pass"}, format="json"
-    )
+    response = APIClient().post("/api-auth/password/", {"username": "owner", "password": "s3cret-pass"}, format="json")
     assert response.status_code == 200
     body = response.json()
     assert list(body) == ["token"] and isinstance(body["token"], str) and body["token"]

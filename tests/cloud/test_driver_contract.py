@@ -33,9 +33,7 @@ def test_create_with_each_policy(tenant: Tenant, policy: str) -> None:
 
 
 def test_anti_affinity_takes_rules(tenant: Tenant) -> None:
-    group = tenant.driver.create_server_group(
-        name="db", policy="anti-affinity", rules={"max_server_per_host": 2}
-    )
+    group = tenant.driver.create_server_group(name="db", policy="anti-affinity", rules={"max_server_per_host": 2})
 
     assert dict(group.rules) == {"max_server_per_host": 2}
     assert dict(tenant.driver.get_server_group(group.id).rules) == {"max_server_per_host": 2}
@@ -78,8 +76,7 @@ def test_rules_only_with_anti_affinity(tenant: Tenant, policy: str) -> None:
             "db",
             "anti-affinity",
             {"max_server_per_host": 0},
-            "Invalid input for field/attribute "
-            "max_server_per_host. Value: 0. 0 is less than the minimum of 1",
+            "Invalid input for field/attribute max_server_per_host. Value: 0. 0 is less than the minimum of 1",
         ),
         (
             "db",

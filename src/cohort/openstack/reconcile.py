@@ -36,9 +36,7 @@ def records_failure(func: Callable[[int], None]) -> Callable[[int], None]:
             func(group_id)
         except Exception as error:
             logger.exception("server group %s: %s failed", group_id, func.__name__)
-            _fail_if_settled(
-                ServerGroup(pk=group_id), f"{type(error).__name__}: {error}", traceback.format_exc()
-            )
+            _fail_if_settled(ServerGroup(pk=group_id), f"{type(error).__name__}: {error}", traceback.format_exc())
 
     return run
 
