@@ -19,7 +19,7 @@ LIST_ROUTE = "api/openstack-server-groups/$"
 SETUP = """
 from cohort.embedded import demo
 from cohort.core.authentication import issue_token
-records = demo.bootstrap(demo.MEMORY_URL)
+records = demo.bootstrap()
 print(issue_token(records["admin"]), records["tenant"].uuid.hex)
 """
 

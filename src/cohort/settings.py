@@ -6,6 +6,7 @@ server-less broker under `COHORT_HOME`) and in production (PostgreSQL, Redis or 
 """
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -43,20 +44,40 @@ os.umask(UMASK)
 HOME = Path(env("COHORT_HOME", Path.cwd() / ".cohort")).resolve()
 
 DEBUG = env_bool("COHORT_DEBUG", False)
-SECRET_KEY = env("COHORT_SECRET_KEY") or ""
-if not SECRET_KEY:
-    key_file = HOME / "secret_key"
-    if key_file.exists():
-        SECRET_KEY = key_file.read_text().strip()
-    else:
-        # Generated once per COHORT_HOME, so tokens and sessions survive a restart without a key
-        # ever being committed. Production sets COHORT_SECRET_KEY.
-        from django.core.management.utils import get_random_secret_key
 
-        HOME.mkdir(parents=True, exist_ok=True)
-        SECRET_KEY = get_random_secret_key()
-        key_file.write_text(SECRET_KEY)
-        key_file.chmod(0o600)
+
+def generated_once(key_file: Path, make: Callable[[], str]) -> str:
+    """The content of `key_file`, which is made (mode 0600) by `make()` if it does not exist yet.
+
+    Written to a draft and linked into place, which is atomic and never overwrites: of several
+    processes starting at once on a fresh COHORT_HOME, one key wins and every process reads that
+    one (never a file still being written)."""
+    if not key_file.exists():
+        import tempfile
+
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, draft = tempfile.mkstemp(dir=key_file.parent, prefix=f".{key_file.name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(make() + "\n")
+            try:
+                os.link(draft, key_file)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(draft)
+    return key_file.read_text().strip()
+
+
+def _random_secret_key() -> str:
+    from django.core.management.utils import get_random_secret_key
+
+    return get_random_secret_key()
+
+
+# Generated once per COHORT_HOME, so tokens and sessions survive a restart without a key ever being
+# committed. Production sets COHORT_SECRET_KEY.
+SECRET_KEY = env("COHORT_SECRET_KEY") or generated_once(HOME / "secret_key", _random_secret_key)
 
 
 # --- Cloud credentials, encrypted at rest (cohort.core.encryption) ---------------------------------
@@ -70,25 +91,9 @@ CREDENTIALS_KEY_FILE = HOME / "credentials_key"
 def credentials_keys(configured: str | None, key_file: Path) -> list[str]:
     """The keys in `configured`, else in `key_file`, which is created (mode 0600) when missing."""
     if not (configured or "").strip():
-        if not key_file.exists():
-            import tempfile
+        from cryptography.fernet import Fernet
 
-            from cryptography.fernet import Fernet
-
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, draft = tempfile.mkstemp(dir=key_file.parent, prefix=".credentials_key.")  # mode 0600
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(Fernet.generate_key() + b"\n")
-                try:
-                    # Atomic and never overwrites: of two processes starting at once, one key wins
-                    # and both use it.
-                    os.link(draft, key_file)
-                except FileExistsError:
-                    pass
-            finally:
-                os.unlink(draft)
-        configured = key_file.read_text()
+        configured = generated_once(key_file, lambda: Fernet.generate_key().decode())
     return [key.strip() for key in configured.replace("\n", ",").split(",") if key.strip()]
 
 
