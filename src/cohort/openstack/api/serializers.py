@@ -105,11 +105,10 @@ class ServerGroupWriteSerializer(serializers.Serializer):
     rules = RulesField(required=False, help_text="Accepted with the anti-affinity policy only.")
 
     def validate(self, attrs):
+        # A blank policy (as the published client may send) means "not given". Whether rules fit the
+        # policy is the services' rule (`services.RULES_NEED_ANTI_AFFINITY`), checked there once.
         if attrs.get("policy") == "":
             del attrs["policy"]
-        policy = attrs.get("policy") or (self.instance.policy if self.instance else ServerGroup.Policy.AFFINITY)
-        if attrs.get("rules") and policy != "anti-affinity":
-            raise serializers.ValidationError({"rules": ["Rules are supported only with the anti-affinity policy."]})
         return attrs
 
 
