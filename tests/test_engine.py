@@ -293,3 +293,20 @@ def test_the_periodic_job_pulls_each_cloud_in_one_task_and_spares_an_unreachable
     tasks.reconcile_all()
     assert first.pk in pulled and second.pk not in pulled  # the cloud did not answer: spared this round
     assert {world.tenant.pk, world.other_tenant.pk} <= set(pulled)  # the other cloud's tenants, all
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_shows_the_group_as_written_however_fast_the_worker(world, api):
+    """Tasks run eagerly here, at the commit itself: the fastest worker there can be. The 201 and the
+    200 of a policy change must still show the scheduled state, as the contract says."""
+    client = api(world.users.manager)
+    response = client.post(
+        f"/api/openstack-tenants/{world.tenant.uuid.hex}/create_server_group/", {"name": "fast"}, format="json"
+    )
+    assert response.status_code == 201 and response.json()["state"] == "CREATION_SCHEDULED"
+    group = ServerGroup.objects.get(uuid=response.json()["uuid"])
+    assert group.state == State.OK  # the worker ran at the commit
+    response = client.post(URL, {"name": "fast2", "tenant": world.tenant.uuid.hex}, format="json")
+    assert response.status_code == 201 and response.json()["state"] == "CREATION_SCHEDULED"
+    response = client.patch(f"{URL}{group.uuid.hex}/", {"policy": "anti-affinity"}, format="json")
+    assert response.status_code == 200 and response.json()["state"] == "UPDATE_SCHEDULED"

@@ -7,6 +7,7 @@ the same way, whichever endpoint returns it.
 
 from __future__ import annotations
 
+from django.db import transaction
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -82,8 +83,10 @@ class ServerGroupViewSet(ScopedViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         tenant = self.resolve_tenant(data.pop("tenant", None))
-        group = services.server_group_create(tenant=tenant, actor=request.user, **data)
-        return Response(server_group_response(request, group), status=status.HTTP_201_CREATED)
+        with transaction.atomic():  # answered as written: the worker is sent the group after this
+            group = services.server_group_create(tenant=tenant, actor=request.user, **data)
+            body = server_group_response(request, group)
+        return Response(body, status=status.HTTP_201_CREATED)
 
     def resolve_tenant(self, reference: str | None) -> Tenant:
         """The tenant named in the body (400 unless the caller sees it, 403 unless they manage it), or
@@ -113,8 +116,10 @@ class ServerGroupViewSet(ScopedViewSet):
         group = self.get_object()
         serializer = self.get_serializer(group, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        group = services.server_group_update(group=group, actor=request.user, **serializer.validated_data)
-        return Response(server_group_response(request, group))
+        with transaction.atomic():  # answered as written: the worker is sent the group after this
+            group = services.server_group_update(group=group, actor=request.user, **serializer.validated_data)
+            body = server_group_response(request, group)
+        return Response(body)
 
     def partial_update(self, request, uuid=None):
         return self.update(request, uuid, partial=True)
@@ -160,8 +165,10 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         tenant = self.get_object()
         serializer = serializers.ServerGroupWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        group = services.server_group_create(tenant=tenant, actor=request.user, **serializer.validated_data)
-        return Response(server_group_response(request, group), status=status.HTTP_201_CREATED)
+        with transaction.atomic():  # answered as written: the worker is sent the group after this
+            group = services.server_group_create(tenant=tenant, actor=request.user, **serializer.validated_data)
+            body = server_group_response(request, group)
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def pull_server_groups(self, request, uuid=None):
