@@ -36,11 +36,15 @@ def test_readers_racing_a_writer_get_every_message_whole_and_once(tmp_path):
     done = threading.Event()
 
     def write():
-        with connection(tmp_path) as conn:
-            queue = conn.SimpleQueue("race")
-            for n in range(total):
-                queue.put({"n": n, "pad": "x" * 512})
-        done.set()
+        try:
+            with connection(tmp_path) as conn:
+                queue = conn.SimpleQueue("race")
+                for n in range(total):
+                    queue.put({"n": n, "pad": "x" * 512})
+        except Exception as error:
+            errors.append(error)
+        finally:
+            done.set()
 
     def read():
         try:
@@ -59,6 +63,8 @@ def test_readers_racing_a_writer_get_every_message_whole_and_once(tmp_path):
         except Exception as error:  # a JSONDecodeError here is the bug
             errors.append(error)
 
+    with connection(tmp_path) as conn:
+        conn.SimpleQueue("race").close()  # declared once first, as a worker does when it starts
     threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
     for thread in threads:
         thread.start()

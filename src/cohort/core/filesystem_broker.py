@@ -5,7 +5,8 @@ transport creates a message file under its final name and then writes it, so a w
 folder in between reads an empty file and dies with a `JSONDecodeError` (seen 3 times in 15,575
 messages). This channel writes each message under a name no reader looks at and renames it into
 place, which is atomic within one folder; it takes a message by renaming it into the processed
-folder (beside the queue, so the rename is atomic too and only one reader wins it); a file it cannot
+folder (beside the queue, so the rename is atomic too and only one reader wins it); the table that
+binds queues to exchanges is rewritten whole and renamed into place, for the same race; a file it cannot
 decode is logged and dropped instead of killing the worker; and a worker waiting for messages looks
 up every polling interval, so it acknowledges what it ran without delay. A message is still lost if
 a worker dies after taking it: the durable intent of `cohort.core.intent` makes that harmless.
@@ -30,6 +31,26 @@ logger = logging.getLogger(__name__)
 
 
 class Channel(filesystem.Channel):
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        # kombu creates the exchange table and then writes it, so a process declaring the same queue
+        # at that moment reads an empty table and fails; the table is rewritten whole and renamed into
+        # place instead, under a lock of its own.
+        self.control_folder.mkdir(exist_ok=True)
+        table_file = self.control_folder / f"{exchange}.exchange"
+        entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        with open(self.control_folder / f".{exchange}.lock", "a") as guard:
+            filesystem.lock(guard, filesystem.LOCK_EX)
+            try:
+                raw = table_file.read_bytes() if table_file.exists() else b"[]"
+                table = [filesystem.exchange_queue_t(*item) for item in loads(bytes_to_str(raw))]
+                if entry not in table:
+                    table.insert(0, entry)
+                    partial = self.control_folder / f".partial-{uuid.uuid4().hex}"
+                    partial.write_bytes(str_to_bytes(dumps(table)))
+                    os.replace(partial, table_file)
+            finally:
+                filesystem.unlock(guard)
+
     def _put(self, queue, payload, **kwargs):
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         partial = os.path.join(self.data_folder_out, f".partial-{uuid.uuid4().hex}")
