@@ -33,6 +33,7 @@ from cohort.openstack.models import ServerGroup
 from cohort.structure.models import ServiceSettings
 from tests.clients.conftest import free_port, server_environment
 from tests.conftest import make_tenant
+from tests.refusing_keystone import Refuses401
 from tests.workers import FAST_INTENT, kill_worker, real_broker, start_worker, stop_worker, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -233,23 +234,6 @@ def test_a_hung_cloud_resumed_leaves_no_duplicate(rig, tenant, client):
     assert response.status_code == 202
     time.sleep(2)
     assert_settles_and_nova_agrees(tenant, expect_ok=3)
-
-
-class Refuses401(http.server.BaseHTTPRequestHandler):
-    """A Keystone that answers 401 to everything, version discovery included."""
-
-    def answer(self):
-        body = b'{"error": {"code": 401, "message": "The request you have made requires authentication."}}'
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = answer
-
-    def log_message(self, *args):
-        pass
 
 
 def test_a_cloud_answering_401_does_not_wedge_the_others(rig, tenant, client, world):

@@ -20,6 +20,7 @@ import requests
 import cohort_lab
 from cohort.cloud.base import BadRequest, CloudAccess, Forbidden, Unreachable
 from cohort.cloud.openstack import OpenStackDriver
+from tests.refusing_keystone import Refuses401
 
 
 class PreRulesNovaDriver(OpenStackDriver):
@@ -196,23 +197,6 @@ def test_a_cloud_that_never_answers_times_out(auth_type, credentials) -> None:
         outcome, took = bounded(lambda: OpenStackDriver(access).list_server_groups(), 15)
     assert isinstance(outcome.get("error"), Unreachable), outcome
     assert took < 10
-
-
-class Refuses401(http.server.BaseHTTPRequestHandler):
-    """A Keystone that answers 401 to everything, version discovery included."""
-
-    def answer(self):
-        body = b'{"error": {"code": 401, "message": "The request you have made requires authentication."}}'
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = answer
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.mark.parametrize("suffix", ["/v3", ""])
