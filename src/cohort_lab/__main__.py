@@ -82,11 +82,12 @@ def _start_keystone(args: argparse.Namespace, admin_password: str) -> tuple[subp
         sys.executable, "-m", "cohort_lab.identity",
         "--socket-fd", str(listener.fileno()),
         "--state-dir", str(state_dir),
-        "--admin-password", admin_password,
         "--token-expiration", str(args.token_expiration),
         "--parent-pid", str(os.getpid()),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(listener.fileno(),))
+    # The password goes in the environment: argv is visible in ps, and a value starting with "-" is an option to argparse.
+    env = {**os.environ, identity.ADMIN_PASSWORD_ENV: admin_password}
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(listener.fileno(),), env=env)
     listener.close()  # the child holds it now
     return process, f"http://127.0.0.1:{port}/v3"
 

@@ -66,11 +66,13 @@ password_hash_rounds = 4
 """
 
 
+ADMIN_PASSWORD_ENV = "COHORT_LAB_ADMIN_PASSWORD"
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m cohort_lab.identity", description="Run the lab's Keystone.")
     parser.add_argument("--socket-fd", type=int, required=True, help="a listening socket on 127.0.0.1")
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--admin-password", required=True)
     parser.add_argument("--token-expiration", type=int, default=3600, help="seconds a token lives")
     parser.add_argument("--parent-pid", type=int, default=0, help="stop when this process is gone")
     return parser.parse_args(argv)
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     conf = _write_conf(state_dir, args.token_expiration)
     _fernet_setup(state_dir)
-    _prepare(conf, public_url, args.admin_password)
+    _prepare(conf, public_url, os.environ.pop(ADMIN_PASSWORD_ENV))
     application = _application()
     from cohort_lab import wsgi
 

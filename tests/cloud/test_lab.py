@@ -71,3 +71,19 @@ def test_stops_when_its_parent_dies(tmp_path: Path) -> None:
         if not gone:
             os.kill(pid, 9)
     assert all(stopped.values()), "the lab (Nova or Keystone) outlived the process that started it"
+
+
+def test_no_process_of_the_lab_has_a_password_in_its_command_line(lab) -> None:
+    """ps shows every user's argv: the lab's admin password goes to Keystone in the environment."""
+    seen = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"cohort_lab" in part for part in argv):
+            seen += 1
+            assert lab.admin_password.encode() not in b" ".join(argv)
+    assert seen >= 2  # the lab and its Keystone
