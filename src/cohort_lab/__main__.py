@@ -85,7 +85,7 @@ def _start_keystone(args: argparse.Namespace, admin_password: str) -> tuple[subp
         "--token-expiration", str(args.token_expiration),
         "--parent-pid", str(os.getpid()),
     ]  # fmt: skip
-    # The password goes in the environment: argv is visible in ps, and a value starting with "-" is an option to argparse.
+    # The password goes in the environment: argv shows in ps, and a value starting with "-" is an option to argparse.
     env = {**os.environ, identity.ADMIN_PASSWORD_ENV: admin_password}
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(listener.fileno(),), env=env)
     listener.close()  # the child holds it now
