@@ -4,6 +4,12 @@ Two additions to a plain app: `filesystem://` means Cohort's safe file-system tr
 (`cohort.core.filesystem_broker`), in every process that sends or receives; and every worker runs
 the sweep of `cohort.openstack.dispatch` in a thread of its own, so work whose message was lost or
 whose worker died is dispatched again within seconds, by whichever workers are alive.
+
+The sweep thread lives in the worker's main process, which forks the pool's children (at start and
+whenever a child is replaced). A fork copies every lock as it is at that moment, so a child forked
+while the sweep was inside SQLite, the database driver, kombu or logging could hang on its first
+task, holding its share of the prefetched messages. A sweep therefore runs under `_SWEEPING`, and a
+fork waits for it (os.register_at_fork): a child is only ever forked between two sweeps.
 """
 
 import logging
@@ -23,8 +29,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+_SWEEPING = threading.Lock()
+os.register_at_fork(
+    before=_SWEEPING.acquire,
+    after_in_parent=_SWEEPING.release,
+    after_in_child=_SWEEPING.release,
+)
+
+
 class Sweeper(bootsteps.StartStopStep):
-    """Run `dispatch.sweep()` every `SWEEP_INTERVAL_SECONDS` while the worker runs."""
+    """Run `dispatch.sweep()` every `SWEEP_INTERVAL_SECONDS` while the worker runs, once the pool's
+    children are forked."""
+
+    requires = ("celery.worker.components:Pool",)
 
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)
@@ -45,11 +62,12 @@ class Sweeper(bootsteps.StartStopStep):
         from cohort.openstack import dispatch
 
         while not self.stopping.wait(settings.SWEEP_INTERVAL_SECONDS):
-            try:
-                close_old_connections()
-                dispatch.sweep()
-            except Exception:  # the database is away: try again next round
-                logger.exception("the sweep failed")
+            with _SWEEPING:
+                try:
+                    close_old_connections()
+                    dispatch.sweep()
+                except Exception:  # the database is away: try again next round
+                    logger.exception("the sweep failed")
 
 
 app.steps["worker"].add(Sweeper)
