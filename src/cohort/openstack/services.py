@@ -226,3 +226,38 @@ def tenant_pull_server_groups(*, tenant: Tenant, actor=None) -> None:
             actor=actor,
         )
         dispatch.pull_tenant_after_commit(tenant)
+
+
+def tenant_create(
+    *,
+    name: str,
+    service_settings,
+    project,
+    backend_id: str,
+    description: str = "",
+    credentials: Mapping[str, str] | None = None,
+    actor=None,
+) -> Tenant:
+    """Register an OpenStack project as a tenant (the `cohort tenant` command). The event names the
+    credential keys given, never their values."""
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            name=name,
+            description=description,
+            service_settings=service_settings,
+            project=project,
+            backend_id=backend_id,
+            credentials=dict(credentials or {}),
+        )
+        event_record(
+            event_type=EventType.OPENSTACK_TENANT_CREATED,
+            message=f"Tenant {name} has been registered in project {project.name}.",
+            scope=tenant,
+            actor=actor,
+            changes={
+                "backend_id": backend_id,
+                "cloud": service_settings.name,
+                "credential_keys": sorted(credentials or {}),
+            },
+        )
+    return tenant

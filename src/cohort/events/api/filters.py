@@ -18,6 +18,8 @@ import django_filters as filters
 from django import forms
 from django.db.models import Q
 from django.urls import Resolver404, resolve
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from cohort.core.references import parse_uuid
 from cohort.events.models import Event
@@ -36,6 +38,7 @@ class TimestampField(forms.Field):
             raise forms.ValidationError("Enter a Unix timestamp (seconds since 1970-01-01 UTC).") from None
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
 class TimestampFilter(filters.Filter):
     field_class = TimestampField
 
@@ -47,6 +50,7 @@ class ListField(forms.Field):
         return [item for item in (value or []) if item]
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
 class ListFilter(filters.Filter):
     field_class = ListField
 
@@ -70,6 +74,7 @@ class ScopeField(forms.CharField):
         return cls, uuid
 
 
+@extend_schema_field(OpenApiTypes.URI)
 class ScopeFilter(filters.Filter):
     field_class = ScopeField
 

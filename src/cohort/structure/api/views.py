@@ -8,7 +8,7 @@ addressed by its uuid: the reference's integer id never leaves the database here
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from cohort.core.permissions import CanSee
 from cohort.core.schema import read_only_schema
 from cohort.core.viewsets import ReadOnlyViewSet
 from cohort.events.api.filters import EventFilter
-from cohort.events.api.serializers import EventSerializer
+from cohort.events.api.serializers import FIELDS, EventSerializer
 from cohort.structure import selectors
 from cohort.structure.api import serializers
 
@@ -43,6 +43,16 @@ class ServiceSettingsViewSet(ReadOnlyViewSet):
     serializer_class = serializers.ServiceSettingsSerializer
 
 
+EVENT_FIELD = OpenApiParameter(
+    "field",
+    str,
+    many=True,
+    enum=FIELDS,
+    description="Repeat the key to answer only these keys of each event (all, without it).",
+)
+
+
+@extend_schema_view(list=extend_schema(parameters=[EVENT_FIELD]), retrieve=extend_schema(parameters=[EVENT_FIELD]))
 @read_only_schema(EventSerializer)
 class EventViewSet(ReadOnlyViewSet):
     visible_to = staticmethod(selectors.events_visible_to)
