@@ -406,3 +406,22 @@ def test_the_retention_defaults_to_90_days_and_is_read_from_the_environment():
     env["COHORT_EVENT_RETENTION_DAYS"] = "7"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "7"
+
+
+def test_a_token_revoked_in_the_admin_is_recorded(world):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from cohort.core.authentication import issue_token
+    from cohort.core.models import Token
+
+    issue_token(world.users.owner)
+    token = Token.objects.get(user=world.users.owner)
+    root = get_user_model().objects.create_superuser("root", password="pw-for-test")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(root)
+    response = client.post(f"/admin/core/token/{token.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Token.objects.filter(pk=token.pk).exists()
+    revoked = Event.objects.get(event_type="token_revoked")
+    assert revoked.staff_only and revoked.context["user_username"] == "root"
+    assert revoked.context["token_user_username"] == "owner"

@@ -25,6 +25,8 @@ KEYWORD = "token"
 # Sent with `user=` in the transaction that stores a new token: the event log records it
 # (`cohort.events.receivers`) without core knowing that app.
 token_issued = Signal()
+# Sent with `user=` (whose token) and `actor=` (who revoked it) in the transaction that deletes a token.
+token_revoked = Signal()
 
 
 def digest(key: str) -> str:

@@ -1,7 +1,8 @@
-"""Signing in, recorded: a token issued, a failed login (staff only).
+"""Signing in, recorded: a token issued or revoked, a failed login (all staff only).
 
 Core, where sign-in lives, knows no app above it; it announces a token with its own
-`cohort.core.authentication.token_issued` signal (sent in the transaction that stores the token), and
+`token_issued` and `token_revoked` signals (`cohort.core.authentication`, sent in the transaction that
+stores or deletes the token), and
 Django's `authenticate` announces a failed login (API and admin alike) with `user_login_failed`.
 """
 
@@ -11,7 +12,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
 
-from cohort.core.authentication import token_issued
+from cohort.core.authentication import token_issued, token_revoked
 from cohort.core.throttling import client_address
 from cohort.events.services import event_record
 from cohort.events.types import EventType
@@ -23,6 +24,16 @@ def record_token(sender, *, user, **kwargs) -> None:
         event_type=EventType.TOKEN_CREATED,
         message=f"Token has been issued to user {user.get_username()}.",
         actor=user,
+    )
+
+
+@receiver(token_revoked, dispatch_uid="cohort.events.token_revoked")
+def record_token_revoked(sender, *, user, actor=None, **kwargs) -> None:
+    event_record(
+        event_type=EventType.TOKEN_REVOKED,
+        message=f"A token of user {user.get_username()} has been revoked.",
+        actor=actor,
+        context={"token_user_username": user.get_username()},
     )
 
 

@@ -55,6 +55,7 @@ class EventType(StrEnum):
     USER_DELETION_SUCCEEDED = "user_deletion_succeeded"
     # signing in
     TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"  # Cohort's own: a token deleted in the admin
     AUTH_LOGIN_FAILED_WITH_USERNAME = "auth_login_failed_with_username"
 
 
@@ -62,6 +63,7 @@ STAFF_ONLY = frozenset(
     {
         EventType.AUTH_LOGIN_FAILED_WITH_USERNAME,
         EventType.TOKEN_CREATED,
+        EventType.TOKEN_REVOKED,
         EventType.SERVICE_SETTINGS_CREATED,
         EventType.SERVICE_SETTINGS_UPDATED,
         EventType.SERVICE_SETTINGS_DELETED,
