@@ -134,3 +134,23 @@ def test_core_imports_no_domain_app():
             "Move the code that needs a domain app into that app (or cohort.embedded), or pass what it "
             "needs in as an argument."
         )
+
+
+# The event log sits between core and the domain apps: the domain apps record into it (and say what an
+# event is about with `event_scope()`), so it may import core and nothing above it.
+EVENTS_MAY_IMPORT = ("cohort.core", "cohort.events", "cohort.celery")
+
+
+def test_the_event_log_imports_no_domain_app():
+    for path in (SRC / "events").rglob("*.py"):
+        bad = {
+            name
+            for name in absolute_imports(path)
+            if name.startswith("cohort")
+            and name != "cohort"
+            and not any(name == allowed or name.startswith(f"{allowed}.") for allowed in EVENTS_MAY_IMPORT)
+        }
+        assert not bad, (
+            f"events/{path.relative_to(SRC / 'events')} imports {sorted(bad)}: the domain apps build on the event "
+            "log; pass what it needs in a Scope (`event_scope()`), or put the code in the domain app."
+        )

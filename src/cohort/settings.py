@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally: the docs work offline
     "cohort.core",
+    "cohort.events",  # the event log (/api/events/): below the domain apps, which record into it
     "cohort.structure",
     "cohort.openstack",
     "cohort.embedded",  # `cohort serve` and its demo records
@@ -265,6 +266,9 @@ CLOUD_TIMEOUT_SECONDS = float(env("COHORT_CLOUD_TIMEOUT", "20"))
 # At most this many steps run against one cloud at once, so a hung cloud cannot hold every worker.
 CLOUD_CONCURRENCY = int(env("COHORT_CLOUD_CONCURRENCY", "2"))
 RECONCILE_INTERVAL_SECONDS = int(env("COHORT_RECONCILE_INTERVAL", "600"))
+# The event log (/api/events/) keeps this many days; the periodic work prunes older events hourly.
+EVENT_RETENTION_DAYS = int(env("COHORT_EVENT_RETENTION_DAYS", "90"))
+EVENT_PRUNE_INTERVAL_SECONDS = 3600
 
 # Durable intent (cohort.core.intent): a scheduled step not started by its message within the grace
 # is dispatched again by the sweep that every worker runs; a running step holds a lease it renews,
@@ -309,6 +313,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-tenants": {
         "task": "cohort.openstack.tasks.reconcile_all",
         "schedule": RECONCILE_INTERVAL_SECONDS,
+    },
+    "prune-events": {
+        "task": "cohort.events.tasks.prune_events",
+        "schedule": EVENT_PRUNE_INTERVAL_SECONDS,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(HOME / "celerybeat-schedule")

@@ -10,7 +10,7 @@ from cohort.core.schema import RedocView, SchemaView, SwaggerView, password_logi
 from cohort.health import views as health
 from cohort.metrics.views import metrics
 from cohort.openstack.api.views import InstanceViewSet, ServerGroupViewSet, TenantViewSet
-from cohort.structure.api.views import CustomerViewSet, ProjectViewSet, ServiceSettingsViewSet
+from cohort.structure.api.views import CustomerViewSet, EventViewSet, ProjectViewSet, ServiceSettingsViewSet
 
 router = SimpleRouter(trailing_slash=True)
 router.register("openstack-server-groups", ServerGroupViewSet, basename="openstack-server-group")
@@ -19,6 +19,7 @@ router.register("openstack-instances", InstanceViewSet, basename="openstack-inst
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("projects", ProjectViewSet, basename="project")
 router.register("service-settings", ServiceSettingsViewSet, basename="service-settings")
+router.register("events", EventViewSet, basename="event")
 
 urlpatterns = [
     path("api/", include(router.urls)),

@@ -239,7 +239,22 @@ def test_globex_tenant_actions_are_404_and_collection_create_400_for_acme_roles(
     assert not ServerGroup.objects.filter(name="x").exists()
 
 
+def globex_events(world, globex_only) -> list:
+    """Events about globex's things, and the staff-only ones (a cloud, a failed login): none for acme."""
+    from django.db import transaction
+
+    from cohort.events.services import event_record
+
+    with transaction.atomic():
+        about = [globex_only.group, globex_only.private_group, globex_only.tenant, world.other, world.globex]
+        events = [event_record(event_type="openstack_server_group_pulled", message="x", scope=obj) for obj in about]
+        events.append(event_record(event_type="service_settings_updated", message="x", scope=world.cloud))
+        events.append(event_record(event_type="auth_login_failed_with_username", message="x"))
+    return events
+
+
 LIST_ENDPOINTS = {
+    "events": globex_events,
     "openstack-server-groups": lambda w, g: [g.group, g.private_group],
     "openstack-tenants": lambda w, g: [w.other_tenant, g.tenant],
     "openstack-instances": lambda w, g: [g.server],
@@ -295,6 +310,91 @@ def test_acme_roles_see_acme_objects(world, api, role):
     }
     for endpoint, uuids in expected.items():
         assert {item["uuid"] for item in c.get(f"/api/{endpoint}/").json()} == uuids, endpoint
+
+
+# --- the event log: each event as visible as what it is about --------------------------------------------
+
+
+@pytest.fixture
+def events(world, groups):
+    """One event of each kind of scope, by name: acme's group, project and customer, globex's group and
+    customer, and three that only staff see (a cloud, a failed login, a user)."""
+    from django.db import transaction
+
+    from cohort.events.services import event_record
+    from cohort.structure.services import user_scope
+
+    scopes = {
+        "acme-group": groups["acme"],
+        "acme-project": world.web,
+        "acme-customer": world.acme,
+        "globex-group": groups["globex"],
+        "globex-customer": world.globex,
+        "cloud": world.cloud,
+        "failed-login": None,
+        "user": user_scope(world.users.member),
+    }
+    with transaction.atomic():
+        return {
+            name: event_record(event_type="openstack_server_group_pulled", message=name, scope=scope)
+            for name, scope in scopes.items()
+        }
+
+
+EVENTS_SEEN = {
+    "staff": {"acme-group", "acme-project", "acme-customer", "globex-group", "globex-customer", "cloud",
+              "failed-login", "user"},
+    "owner": {"acme-group", "acme-project", "acme-customer"},
+    "manager": {"acme-group", "acme-project"},
+    "admin": {"acme-group", "acme-project"},
+    "member": {"acme-group", "acme-project"},
+    "stranger": set(),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", [*EVENTS_SEEN, "anonymous"])
+def test_events_are_seen_exactly_as_what_they_concern(world, api, events, role):
+    c = client(api, world, role)
+    listed = c.get("/api/events/", {"page_size": 300})
+    if role == "anonymous":
+        assert_error(listed, 401, NOT_PROVIDED)
+        assert_error(c.get(f"/api/events/{events['acme-group'].uuid.hex}/"), 401, NOT_PROVIDED)
+        assert c.head("/api/events/").status_code == 401
+        return
+    ours = {event.uuid.hex: name for name, event in events.items()}
+    seen = {ours[item["uuid"]] for item in listed.json() if item["uuid"] in ours}
+    assert seen == EVENTS_SEEN[role]
+    if role != "staff":  # staff also see the token their client was just given
+        assert len(listed.json()) == len(seen) and listed["X-Result-Count"] == str(len(seen))
+        assert c.head("/api/events/")["X-Result-Count"] == str(len(seen))
+        assert c.get("/api/events/count/").json() == {"count": len(seen)}
+    for name, event in events.items():
+        response = c.get(f"/api/events/{event.uuid.hex}/")
+        if name in EVENTS_SEEN[role]:
+            assert response.status_code == 200 and response.json()["message"] == name
+        else:
+            assert_error(response, 404, NOT_FOUND)
+
+
+@pytest.mark.parametrize("role", ACME_ROLES)
+def test_no_filter_of_the_event_log_lets_globex_through(world, api, events, role):
+    c = client(api, world, role)
+    hidden = {events[name].uuid.hex for name in events if name not in EVENTS_SEEN[role]}
+    globex_group = f"http://testserver/api/openstack-server-groups/{events['globex-group'].scope_uuid.hex}/"
+    queries = [
+        {"scope": globex_group},
+        {"scope": f"http://testserver/api/customers/{world.globex.uuid.hex}/"},
+        {"scope": f"http://testserver/api/service-settings/{world.cloud.uuid.hex}/"},
+        {"customer_uuid": world.globex.uuid.hex},
+        {"project_uuid": world.other.uuid.hex},
+        {"event_type": "openstack_server_group_pulled"},
+        {"message": "globex"},
+        {"o": "created"},
+    ]
+    for query in queries:
+        response = c.get("/api/events/", {**query, "page_size": 300})
+        assert response.status_code == 200, (query, response.content)
+        assert not {item["uuid"] for item in response.json()} & hidden, query
 
 
 # --- token authentication -------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def test_the_walk_finds_every_endpoint():
         "customer",
         "project",
         "service-settings",
+        "event",
     }
 
 
@@ -149,10 +150,17 @@ def test_views_read_no_model_directly():
 @pytest.fixture
 def acme_objects(world):
     """One visible object of acme behind every detail route, by the viewset's basename."""
+    from django.db import transaction
+
+    from cohort.events.models import Event
+    from cohort.events.services import event_record
     from cohort.openstack.models import Instance
 
     group = make_group(world.tenant, "acme-group")
+    with transaction.atomic():
+        event = event_record(event_type="openstack_server_group_imported", message="imported", scope=group)
     return {
+        "event": Event.objects.get(pk=event.pk),
         "openstack-server-group": group,
         "openstack-tenant": world.tenant,
         "openstack-instance": Instance.objects.create(

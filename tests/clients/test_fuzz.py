@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 import schemathesis
 from django.conf import settings as django_settings
+from django.db import transaction
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.checks import not_a_server_error
@@ -24,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cohort.events.services import event_record
 from tests.conftest import make_group
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
@@ -70,6 +72,9 @@ def real_objects(world) -> dict[str, str]:
         objects[f"/api/{route}/{{uuid}}/"] = obj.uuid.hex
     objects["/api/openstack-tenants/{uuid}/create_server_group/"] = world.tenant.uuid.hex
     objects["/api/openstack-tenants/{uuid}/pull_server_groups/"] = world.tenant.uuid.hex
+    with transaction.atomic():
+        event = event_record(event_type="openstack_server_group_pulled", message="fuzzed", scope=group)
+    objects["/api/events/{uuid}/"] = event.uuid.hex
     return objects
 
 

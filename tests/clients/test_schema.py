@@ -311,3 +311,26 @@ def test_a_wrong_type_or_value_would_be_caught(schema):
             openapi.assert_conforms(schema, GROUP, "get", 200, {**good, **bad})
     with pytest.raises(AssertionError, match="not documented"):
         openapi.assert_conforms(schema, GROUP, "get", 418, good)
+
+
+def test_the_event_log_is_documented_as_the_published_client_calls_it(schema):
+    paths = schema["paths"]
+    assert {method: op["operationId"] for method, op in paths["/api/events/"].items()} == {
+        "get": "events_list",
+        "head": "events_count",
+    }
+    assert paths["/api/events/{uuid}/"]["get"]["operationId"] == "events_retrieve"
+    assert paths["/api/events/count/"]["get"]["operationId"] == "events_count_retrieve"
+    listing = {p["name"]: p["schema"] for p in paths["/api/events/"]["get"]["parameters"]}
+    assert set(listing) == {
+        "scope", "event_type", "customer_uuid", "project_uuid", "created_from", "created_to", "message", "o",
+        "field", "page", "page_size",
+    }  # fmt: skip
+    assert listing["created_from"]["type"] == listing["created_to"]["type"] == "number"  # Unix timestamps
+    assert listing["event_type"]["type"] == "array" and listing["field"]["type"] == "array"
+    assert set(listing["o"]["items"]["enum"]) == {"created", "-created"}
+    assert set(listing["field"]["items"]["enum"]) == {"uuid", "created", "event_type", "message", "context"}
+    headers = paths["/api/events/"]["get"]["responses"]["200"]["headers"]
+    assert set(headers) == {"X-Result-Count", "Link"}
+    event = schema["components"]["schemas"]["Event"]["properties"]
+    assert set(event) == {"uuid", "created", "event_type", "message", "context"}

@@ -13,12 +13,20 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from cohort.core.models import Token
 
 KEYWORD = "token"
+
+# Sent with `user=` in the transaction that stores a new token: the event log records it
+# (`cohort.events.receivers`) without core knowing that app.
+token_issued = Signal()
+# Sent with `user=` (whose token) and `actor=` (who revoked it) in the transaction that deletes a token.
+token_revoked = Signal()
 
 
 def digest(key: str) -> str:
@@ -28,7 +36,9 @@ def digest(key: str) -> str:
 def issue_token(user) -> str:
     """Create a new token for `user` and return its key (shown once, stored only as a digest)."""
     key = secrets.token_hex(20)
-    Token.objects.create(digest=digest(key), user=user, last_used=timezone.now())
+    with transaction.atomic():
+        Token.objects.create(digest=digest(key), user=user, last_used=timezone.now())
+        token_issued.send(sender=Token, user=user)
     return key
 
 

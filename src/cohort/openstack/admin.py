@@ -3,19 +3,10 @@ from django.contrib import admin
 from cohort.openstack import models
 
 
-@admin.register(models.Tenant)
-class TenantAdmin(admin.ModelAdmin):
-    """Credentials are set with `cohort tenant ... --credential KEY=VALUE`, never shown here."""
-
-    list_display = ("name", "project", "service_settings", "backend_id", "state")
-    exclude = ("credentials",)
-    search_fields = ("name", "backend_id", "uuid")
-    list_select_related = ("project__customer", "service_settings")
-
-
 class ViewOnly(admin.ModelAdmin):
-    """Server groups and their members are cloud-backed: every change goes through the services (the
-    API and the `cohort` commands), which do the cloud work. The admin only shows them."""
+    """Tenants, server groups and their members are cloud-backed: every change goes through the
+    services (the API and the `cohort` commands), which do the cloud work and record its event. The
+    admin only shows them."""
 
     def has_add_permission(self, request):
         return False
@@ -25,6 +16,16 @@ class ViewOnly(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.Tenant)
+class TenantAdmin(ViewOnly):
+    """Registered with `cohort tenant` (credentials with `--credential KEY=VALUE`, never shown here)."""
+
+    list_display = ("name", "project", "service_settings", "backend_id", "state")
+    exclude = ("credentials",)
+    search_fields = ("name", "backend_id", "uuid")
+    list_select_related = ("project__customer", "service_settings")
 
 
 @admin.register(models.ServerGroup)

@@ -12,6 +12,7 @@ from cohort.cloud import POLICIES, CloudAccess
 from cohort.core.encryption import EncryptedJSONField
 from cohort.core.intent import IntentModel
 from cohort.core.models import StateModel, StatusModel, TimeStampedModel, UuidModel
+from cohort.events.scope import Owner, Scope
 from cohort.structure.models import Project, ServiceSettings
 
 
@@ -41,6 +42,9 @@ class Tenant(UuidModel, TimeStampedModel, StatusModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def event_scope(self) -> Scope:
+        return _in_tenant("OpenStack.Tenant", self, self)
 
     def cloud_access(self) -> CloudAccess:
         cloud = self.service_settings
@@ -113,6 +117,22 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def event_scope(self) -> Scope:
+        return _in_tenant("OpenStack.ServerGroup", self, self.tenant)
+
+
+def _in_tenant(kind: str, obj, tenant: Tenant) -> Scope:
+    project = tenant.project
+    customer = project.customer
+    return Scope(
+        kind,
+        obj.uuid,
+        obj.name,
+        tenant=Owner(tenant.uuid, tenant.name),
+        project=Owner(project.uuid, project.name),
+        customer=Owner(customer.uuid, customer.name),
+    )
 
 
 assert tuple(ServerGroup.Policy.values) == POLICIES

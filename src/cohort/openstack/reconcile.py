@@ -21,6 +21,8 @@ from django.utils import timezone
 from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, RemoteServerGroup, Unreachable
 from cohort.core import intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
+from cohort.events.services import event_record
+from cohort.events.types import EventType
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import Instance, ServerGroup, Tenant
 
@@ -43,7 +45,11 @@ def records_failure(func: Callable[[int], None]) -> Callable[[int], None]:
 
 @records_failure
 def pull(group_id: int) -> None:
-    group = ServerGroup.objects.select_related("tenant__service_settings").filter(pk=group_id).first()
+    group = (
+        ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
+        .filter(pk=group_id)
+        .first()
+    )
     if group is None or group.state not in SETTLED or not group.backend_id:
         return
     driver = cloud_for(group.tenant)
@@ -60,22 +66,46 @@ def pull(group_id: int) -> None:
         locked = ServerGroup.objects.select_for_update().filter(pk=group.pk, state__in=SETTLED).first()
         if locked is None:
             return
+        locked.tenant = group.tenant  # already read, with what an event names
         _apply(locked, remote)
         _sync_servers(group.tenant, servers, [(remote, locked)])
 
 
 def _fail_if_settled(group: ServerGroup, message: str, trace: str = "") -> None:
     try:
-        move(group, State.ERRED, sources=SETTLED, error_message=message, error_traceback=trace)
+        with transaction.atomic():
+            before = group.state if group.tenant_id else None  # a bare ServerGroup(pk=...) was never read
+            move(group, State.ERRED, sources=SETTLED, error_message=message, error_traceback=trace)
+            group = ServerGroup.objects.select_related("tenant__project__customer").get(pk=group.pk)
+            event_record(
+                event_type=EventType.OPENSTACK_SERVER_GROUP_ERRED,
+                message=f"Server group {group.name} has been found broken by a pull: {message}",
+                scope=group,
+                changes={"state": [before, State.ERRED.value]} if before else None,
+                context={"error_message": message},
+            )
     except InvalidState:
         pass
 
 
+PULLED_FIELDS = ("state", "policy", "rules", "backend_id")
+
+
 def _apply(record: ServerGroup, remote: RemoteServerGroup) -> None:
-    """Take what Nova owns (policy, rules) onto a settled record, and mark it OK. The caller holds
-    the row's lock, so the record is still settled."""
+    """Take what Nova owns (policy, rules) onto a settled record, and mark it OK, recording what the
+    pull changed. The caller holds the row's lock (in its transaction), so the record is still settled."""
+    before = {name: getattr(record, name) for name in PULLED_FIELDS}
     fields = {"policy": remote.policy, "rules": dict(remote.rules), "error_message": "", "error_traceback": ""}
     move(record, State.OK, sources=SETTLED, backend_id=remote.id, **fields, **intent.settled())
+    changes = {name: [before[name], getattr(record, name)] for name in PULLED_FIELDS}
+    changes = {name: values for name, values in changes.items() if values[0] != values[1]}
+    if changes:
+        event_record(
+            event_type=EventType.OPENSTACK_SERVER_GROUP_PULLED,
+            message=f"Server group {record.name} has been pulled from OpenStack.",
+            scope=record,
+            changes=changes,
+        )
 
 
 def _sync_servers(
@@ -121,7 +151,11 @@ def pull_tenant(tenant_id: int) -> bool:
     records whose group is gone, and leave records in transition alone. One paged listing of groups and
     one of servers, plus a GET to confirm each group that seems gone before its record is dropped.
     Returns False when the cloud did not answer (so the caller can spare its other tenants)."""
-    tenant = Tenant.objects.select_related("service_settings").filter(pk=tenant_id, state=State.OK).first()
+    tenant = (
+        Tenant.objects.select_related("service_settings", "project__customer")
+        .filter(pk=tenant_id, state=State.OK)
+        .first()
+    )
     if tenant is None or not tenant.backend_id:
         return True
     driver = cloud_for(tenant)
@@ -135,6 +169,8 @@ def pull_tenant(tenant_id: int) -> bool:
         return not isinstance(error, Unreachable)
     with transaction.atomic():
         records = list(ServerGroup.objects.select_for_update().filter(tenant=tenant))
+        for record in records:
+            record.tenant = tenant  # already read, with what an event names
         by_backend_id = {r.backend_id: r for r in records if r.backend_id}
         in_flight = {r.name for r in records if r.state in TRANSITIONAL and not r.backend_id}
         # A create whose answer came too late (a timeout) left its record ERRED without a backend
@@ -161,8 +197,15 @@ def pull_tenant(tenant_id: int) -> bool:
             else:
                 continue
             pairs.append((remote, record))
-        stale = [r.pk for r in records if r.state in SETTLED and r.backend_id in gone]
-        ServerGroup.objects.filter(pk__in=stale).delete()
+        stale = [r for r in records if r.state in SETTLED and r.backend_id in gone]
+        for record in stale:
+            event_record(
+                event_type=EventType.OPENSTACK_SERVER_GROUP_CLEANED,
+                message=f"Server group {record.name} has been cleaned: it is gone from OpenStack.",
+                scope=record,
+                context={"backend_id": record.backend_id},
+            )
+        ServerGroup.objects.filter(pk__in=[r.pk for r in stale]).delete()
         _sync_servers(tenant, servers, pairs)
         # The time of the last successful pull: /health/ready and the reconciliation lag metric.
         Tenant.objects.filter(pk=tenant.pk).update(error_message="", pulled_at=timezone.now())
@@ -215,7 +258,7 @@ def _import(tenant: Tenant, remote: RemoteServerGroup, names: set[str]) -> Serve
     fits = remote.name not in names and len(remote.name) <= ServerGroup._meta.get_field("name").max_length
     name = remote.name if fits else f"{remote.name[:110]} ({remote.id})"[:150]
     names.add(name)
-    return ServerGroup.objects.create(
+    group = ServerGroup.objects.create(
         tenant=tenant,
         name=name,
         policy=remote.policy,
@@ -223,3 +266,10 @@ def _import(tenant: Tenant, remote: RemoteServerGroup, names: set[str]) -> Serve
         backend_id=remote.id,
         state=State.OK,
     )
+    event_record(
+        event_type=EventType.OPENSTACK_SERVER_GROUP_IMPORTED,
+        message=f"Server group {name} has been imported from OpenStack.",
+        scope=group,
+        context={"backend_id": remote.id},
+    )
+    return group

@@ -17,6 +17,8 @@ from cohort.core import intent
 from cohort.core.constraints import broken_constraint
 from cohort.core.errors import Conflict, Invalid
 from cohort.core.states import SETTLED, State, move, require
+from cohort.events.services import event_record
+from cohort.events.types import EventType
 from cohort.openstack import dispatch
 from cohort.openstack.models import ServerGroup, Tenant
 
@@ -69,6 +71,13 @@ def server_group_create(
             **intent.scheduled(),
         )
         _save_unique(group)
+        event_record(
+            event_type=EventType.RESOURCE_CREATION_SCHEDULED,
+            message=f"Server group {name} creation has been scheduled.",
+            scope=group,
+            actor=actor,
+            changes={"name": name, "description": description, "policy": policy, "rules": group.rules},
+        )
         dispatch.start_after_commit(group)
     logger.info("server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor)
     return group
@@ -99,15 +108,33 @@ def server_group_update(
                 "at creation and servers join a group only at boot. Delete the servers first, or "
                 "create a new group."
             )
+        before = {"name": group.name, "description": group.description, "policy": group.policy, "rules": group.rules}
         if name is not None:
             group.name = name
         if description is not None:
             group.description = description
         group.policy, group.rules = new_policy, new_rules
         _save_unique(group)
+        after = {"name": group.name, "description": group.description, "policy": group.policy, "rules": group.rules}
+        changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
         if replace:
             move(group, State.UPDATE_SCHEDULED, **intent.scheduled())
             dispatch.start_after_commit(group)
+            event_record(
+                event_type=EventType.RESOURCE_UPDATE_SCHEDULED,
+                message=f"Server group {group.name} policy replacement has been scheduled.",
+                scope=group,
+                actor=actor,
+                changes=changes,
+            )
+        elif changes:
+            event_record(
+                event_type=EventType.OPENSTACK_SERVER_GROUP_UPDATED,
+                message=f"Server group {group.name} has been updated.",
+                scope=group,
+                actor=actor,
+                changes=changes,
+            )
     logger.info("server group %s updated by %s (replace: %s)", group.uuid.hex, actor, replace)
     return group
 
@@ -115,6 +142,12 @@ def server_group_update(
 def server_group_delete(*, group: ServerGroup, actor=None) -> None:
     with transaction.atomic():
         move(group, State.DELETION_SCHEDULED, sources=SETTLED, **intent.scheduled())
+        event_record(
+            event_type=EventType.RESOURCE_DELETION_SCHEDULED,
+            message=f"Server group {group.name} deletion has been scheduled.",
+            scope=group,
+            actor=actor,
+        )
         dispatch.start_after_commit(group)
     logger.info("server group %s scheduled for deletion by %s", group.uuid.hex, actor)
 
@@ -123,12 +156,27 @@ def server_group_pull(*, group: ServerGroup, actor=None) -> None:
     require(group, SETTLED)
     if not group.backend_id:
         raise Conflict("The server group has no backend id: it was never created in OpenStack.")
-    dispatch.pull_after_commit(group)
+    with transaction.atomic():
+        event_record(
+            event_type=EventType.RESOURCE_PULL_SCHEDULED,
+            message=f"Server group {group.name} pull has been scheduled.",
+            scope=group,
+            actor=actor,
+        )
+        dispatch.pull_after_commit(group)
 
 
 def server_group_unlink(*, group: ServerGroup, actor=None) -> None:
     """Forget the record, leaving whatever exists in the cloud alone."""
-    group.delete()
+    with transaction.atomic():
+        event_record(
+            event_type=EventType.OPENSTACK_SERVER_GROUP_UNLINKED,
+            message=f"Server group {group.name} has been unlinked; its Nova group is left in place.",
+            scope=group,
+            actor=actor,
+            context={"backend_id": group.backend_id},
+        )
+        group.delete()
     logger.warning(
         "server group %s unlinked by %s; its Nova group %r is left in place",
         group.uuid.hex,
@@ -138,18 +186,78 @@ def server_group_unlink(*, group: ServerGroup, actor=None) -> None:
 
 
 def server_group_set_ok(*, group: ServerGroup, actor=None) -> None:
-    move(group, State.OK, sources=State, error_message="", error_traceback="", **intent.settled())
+    with transaction.atomic():
+        before = group.state
+        move(group, State.OK, sources=State, error_message="", error_traceback="", **intent.settled())
+        event_record(
+            event_type=EventType.OPENSTACK_SERVER_GROUP_SET_OK,
+            message=f"Server group {group.name} has been set to OK by staff.",
+            scope=group,
+            actor=actor,
+            changes={"state": [before, State.OK.value]},
+        )
     logger.warning("server group %s set OK by %s", group.uuid.hex, actor)
 
 
 def server_group_set_erred(
     *, group: ServerGroup, error_message: str = "", error_traceback: str = "", actor=None
 ) -> None:
-    move(group, State.ERRED, sources=State, error_message=error_message, error_traceback=error_traceback,
-         **intent.settled())  # fmt: skip
+    with transaction.atomic():
+        before = group.state
+        move(group, State.ERRED, sources=State, error_message=error_message, error_traceback=error_traceback,
+             **intent.settled())  # fmt: skip
+        event_record(
+            event_type=EventType.OPENSTACK_SERVER_GROUP_SET_ERRED,
+            message=f"Server group {group.name} has been set to erred by staff.",
+            scope=group,
+            actor=actor,
+            changes={"state": [before, State.ERRED.value], "error_message": error_message},
+        )
     logger.warning("server group %s set ERRED by %s", group.uuid.hex, actor)
 
 
 def tenant_pull_server_groups(*, tenant: Tenant, actor=None) -> None:
     require(tenant, {State.OK})
-    dispatch.pull_tenant_after_commit(tenant)
+    with transaction.atomic():
+        event_record(
+            event_type=EventType.RESOURCE_PULL_SCHEDULED,
+            message=f"Tenant {tenant.name} server groups pull has been scheduled.",
+            scope=tenant,
+            actor=actor,
+        )
+        dispatch.pull_tenant_after_commit(tenant)
+
+
+def tenant_create(
+    *,
+    name: str,
+    service_settings,
+    project,
+    backend_id: str,
+    description: str = "",
+    credentials: Mapping[str, str] | None = None,
+    actor=None,
+) -> Tenant:
+    """Register an OpenStack project as a tenant (the `cohort tenant` command). The event names the
+    credential keys given, never their values."""
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            name=name,
+            description=description,
+            service_settings=service_settings,
+            project=project,
+            backend_id=backend_id,
+            credentials=dict(credentials or {}),
+        )
+        event_record(
+            event_type=EventType.OPENSTACK_TENANT_CREATED,
+            message=f"Tenant {name} has been registered in project {project.name}.",
+            scope=tenant,
+            actor=actor,
+            changes={
+                "backend_id": backend_id,
+                "cloud": service_settings.name,
+                "credential_keys": sorted(credentials or {}),
+            },
+        )
+    return tenant

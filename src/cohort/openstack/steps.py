@@ -19,11 +19,14 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServerGroup, Unreachable
 from cohort.core import intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
+from cohort.events.services import event_record
+from cohort.events.types import EventType
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import ServerGroup
 
@@ -44,6 +47,8 @@ def advance(group_id: int) -> None:
         if group is None:
             return
         step = STEPS[State(group.state)]
+        if group.state in INTERRUPTED:
+            _record_resumed(group, lease)
         logger.info("server group %s: %s (%s, attempt %d)", group_id, step.__name__, group.state, lease.attempt)
         try:
             step(group, lease)
@@ -107,7 +112,20 @@ def delete(group: ServerGroup, lease: intent.Lease) -> None:
             cloud_for(group.tenant).delete_server_group(group.backend_id)
         except NotFound:
             pass  # already gone: that is what was asked for
-    ServerGroup.objects.filter(pk=group.pk, state=State.DELETING, **lease.guard).delete()
+    with transaction.atomic():
+        deleted, _ = ServerGroup.objects.filter(pk=group.pk, state=State.DELETING, **lease.guard).delete()
+        if deleted:
+            event_record(
+                event_type=EventType.OPENSTACK_SERVER_GROUP_DELETED,
+                message=f"Server group {group.name} has been deleted from OpenStack.",
+                scope=group,
+                context={"backend_id": group.backend_id},
+            )
+            event_record(
+                event_type=EventType.RESOURCE_DELETION_SUCCEEDED,
+                message=f"Server group {group.name} has been deleted.",
+                scope=group,
+            )
 
 
 STEPS: dict[State, Callable[[ServerGroup, intent.Lease], None]] = {
@@ -139,9 +157,12 @@ def _record_created(
     group: ServerGroup, driver: CloudDriver, remote: RemoteServerGroup, source: State, lease: intent.Lease
 ) -> None:
     """Link the record to the Nova group just made and mark it OK; never leave that group orphaned."""
+    old_backend_id = group.backend_id
     try:
-        move(group, State.OK, sources={source}, guard=lease.guard, backend_id=remote.id, error_message="",
-             error_traceback="", **intent.settled())  # fmt: skip
+        with transaction.atomic():
+            move(group, State.OK, sources={source}, guard=lease.guard, backend_id=remote.id, error_message="",
+                 error_traceback="", **intent.settled())  # fmt: skip
+            _record_made(group, remote, source, old_backend_id)
         return
     except InvalidState:
         pass
@@ -165,18 +186,79 @@ def _record_created(
         logger.error("could not delete orphan Nova group %s: %s", remote.id, error.message)
 
 
+def _record_made(group: ServerGroup, remote: RemoteServerGroup, source: State, old_backend_id: str) -> None:
+    event_record(
+        event_type=EventType.OPENSTACK_SERVER_GROUP_CREATED,
+        message=f"Server group {group.name} has been created in OpenStack.",
+        scope=group,
+        context={"backend_id": remote.id},
+    )
+    if source == State.CREATING:
+        event_record(
+            event_type=EventType.RESOURCE_CREATION_SUCCEEDED,
+            message=f"Server group {group.name} has been created.",
+            scope=group,
+        )
+    else:
+        event_record(
+            event_type=EventType.RESOURCE_UPDATE_SUCCEEDED,
+            message=f"Server group {group.name} policy has been replaced.",
+            scope=group,
+            changes={"policy": group.policy, "rules": group.rules, "backend_id": [old_backend_id, remote.id]},
+        )
+
+
+# A step found in one of these states was started before, by a worker that died, hung past its lease
+# or gave up on a transient failure: the new claim resumes it.
+INTERRUPTED = {State.CREATING, State.UPDATING, State.DELETING}
+FAILED = {
+    State.CREATION_SCHEDULED: EventType.RESOURCE_CREATION_FAILED,
+    State.CREATING: EventType.RESOURCE_CREATION_FAILED,
+    State.UPDATE_SCHEDULED: EventType.RESOURCE_UPDATE_FAILED,
+    State.UPDATING: EventType.RESOURCE_UPDATE_FAILED,
+    State.DELETION_SCHEDULED: EventType.RESOURCE_DELETION_FAILED,
+    State.DELETING: EventType.RESOURCE_DELETION_FAILED,
+}
+
+
+def _record_resumed(group: ServerGroup, lease: intent.Lease) -> None:
+    with transaction.atomic():
+        event_record(
+            event_type=EventType.OPENSTACK_SERVER_GROUP_RECOVERED,
+            message=f"Server group {group.name} was left in {group.state} by an earlier attempt; "
+            f"resuming it (attempt {lease.attempt}).",
+            scope=group,
+            context={"state": group.state, "attempt": lease.attempt},
+        )
+
+
 def _open_stray_window(group_id: int) -> None:
     strays_until = timezone.now() + timedelta(seconds=settings.STRAY_WINDOW_SECONDS)
     ServerGroup.objects.filter(pk=group_id).update(strays_until=strays_until)
 
 
 def _fail(group: ServerGroup, lease: intent.Lease, message: str, trace: str = "") -> None:
+    failed = FAILED.get(State(group.state), EventType.RESOURCE_CREATION_FAILED)
     try:
-        move(group, State.ERRED, sources=TRANSITIONAL, guard=lease.guard, error_message=message,
-             error_traceback=trace, **intent.settled())  # fmt: skip
+        with transaction.atomic():
+            move(group, State.ERRED, sources=TRANSITIONAL, guard=lease.guard, error_message=message,
+                 error_traceback=trace, **intent.settled())  # fmt: skip
+            event_record(
+                event_type=failed,
+                message=f"Server group {group.name} {_STEP_NAMES[failed]} has failed: {message}",
+                scope=group,
+                context={"error_message": message},
+            )
     except InvalidState:  # gone, settled by staff, or taken over by another worker
         return
     logger.warning("server group %s erred: %s", group.pk, message)
+
+
+_STEP_NAMES = {
+    EventType.RESOURCE_CREATION_FAILED: "creation",
+    EventType.RESOURCE_UPDATE_FAILED: "policy replacement",
+    EventType.RESOURCE_DELETION_FAILED: "deletion",
+}
 
 
 def _cloud_is_busy(group_id: int) -> bool:

@@ -11,6 +11,7 @@ from django.db import models
 
 from cohort.core.encryption import EncryptedJSONField
 from cohort.core.models import StatusModel, TimeStampedModel, UuidModel
+from cohort.events.scope import Owner, Scope
 
 
 class Customer(UuidModel, TimeStampedModel):
@@ -23,6 +24,9 @@ class Customer(UuidModel, TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def event_scope(self) -> Scope:
+        return Scope("Structure.Customer", self.uuid, self.name, customer=Owner(self.uuid, self.name))
 
 
 class Project(UuidModel, TimeStampedModel):
@@ -45,6 +49,16 @@ class Project(UuidModel, TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.customer} / {self.name}"
 
+    def event_scope(self) -> Scope:
+        customer = self.customer
+        return Scope(
+            "Structure.Project",
+            self.uuid,
+            self.name,
+            project=Owner(self.uuid, self.name),
+            customer=Owner(customer.uuid, customer.name),
+        )
+
 
 class CustomerRole(models.Model):
     class Role(models.TextChoices):
@@ -59,6 +73,9 @@ class CustomerRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.customer}"
+
+    def event_scope(self) -> Scope:
+        return _role_scope(self.customer.event_scope(), self)
 
 
 class ProjectRole(models.Model):
@@ -78,6 +95,15 @@ class ProjectRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.project}"
+
+    def event_scope(self) -> Scope:
+        return _role_scope(self.project.event_scope(), self)
+
+
+def _role_scope(where: Scope, role) -> Scope:
+    """A role's events are about the customer or project it is held in, naming whose role it is."""
+    extra = {"role_name": role.role, "affected_user_username": role.user.get_username()}
+    return Scope(where.type, where.uuid, where.name, project=where.project, customer=where.customer, extra=extra)
 
 
 class ServiceSettings(UuidModel, TimeStampedModel, StatusModel):
@@ -107,3 +133,7 @@ class ServiceSettings(UuidModel, TimeStampedModel, StatusModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def event_scope(self) -> Scope:
+        """A cloud's events are the operator's: staff only."""
+        return Scope("Structure.ServiceSettings", self.uuid, self.name, staff_only=True)

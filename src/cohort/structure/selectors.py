@@ -16,6 +16,7 @@ from typing import TypeVar
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
 
+from cohort.events.models import Event
 from cohort.structure.models import Customer, CustomerRole, Project, ProjectRole, ServiceSettings
 
 M = TypeVar("M", bound=Model)
@@ -121,3 +122,16 @@ def service_settings_visible_to(*, user) -> QuerySet[ServiceSettings]:
         | Q(customer_id__in=customers_manageable_by(user=user).values("pk"))
         | Q(pk__in=projects_visible_to(user=user).values("tenants__service_settings_id"))
     )
+
+
+def events_visible_to(*, user) -> QuerySet[Event]:
+    """Events as visible as what they are about: staff see all; others see the events of customers they
+    own and of projects they hold any role in, never a staff-only one (a failed login, a cloud, a user).
+    Read from the event's own uuid columns, with the same two subqueries as every other scope."""
+    if not _signed_in(user):
+        return Event.objects.none()
+    if user.is_staff:
+        return Event.objects.all()
+    owned = Customer.objects.filter(pk__in=_owned_customers(user)).values("uuid")
+    projects = Project.objects.filter(pk__in=_projects(user, manage=False)).values("uuid")
+    return Event.objects.filter(Q(customer_uuid__in=owned) | Q(project_uuid__in=projects), staff_only=False)

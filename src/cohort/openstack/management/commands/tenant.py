@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from cohort.openstack.models import Tenant
+from cohort.openstack.services import tenant_create
 from cohort.structure.management.commands._lookup import find, pairs
 from cohort.structure.models import Project, ServiceSettings
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
 
     def handle(self, name, cloud, project, backend_id, credential, description, **options):
-        tenant = Tenant.objects.create(
+        tenant = tenant_create(
             name=name,
             description=description,
             service_settings=find(ServiceSettings, cloud),

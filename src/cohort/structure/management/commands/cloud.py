@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from cohort.structure.management.commands._lookup import find, pairs
 from cohort.structure.models import Customer, ServiceSettings
+from cohort.structure.services import cloud_save
 
 
 class Command(BaseCommand):
@@ -23,9 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--customer")
 
     def handle(self, name, auth_url, auth_type, credential, option, region, insecure, shared, customer, **opts):
-        settings, _ = ServiceSettings.objects.update_or_create(
+        settings = cloud_save(
             name=name,
-            defaults={
+            values={
                 "auth_url": auth_url,
                 "auth_type": auth_type,
                 "credentials": pairs(credential),

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from cohort.structure.models import Customer
+from cohort.structure.services import customer_create
 
 
 class Command(BaseCommand):
@@ -12,5 +12,5 @@ class Command(BaseCommand):
         parser.add_argument("--abbreviation", default="")
 
     def handle(self, name, native_name, abbreviation, **options):
-        customer = Customer.objects.create(name=name, native_name=native_name, abbreviation=abbreviation)
+        customer = customer_create(name=name, native_name=native_name, abbreviation=abbreviation)
         self.stdout.write(customer.uuid.hex)

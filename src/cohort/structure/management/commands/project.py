@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
 from cohort.structure.management.commands._lookup import find
-from cohort.structure.models import Customer, Project
+from cohort.structure.models import Customer
+from cohort.structure.services import project_create
 
 
 class Command(BaseCommand):
@@ -13,5 +14,5 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
 
     def handle(self, customer, name, description, **options):
-        project = Project.objects.create(customer=find(Customer, customer), name=name, description=description)
+        project = project_create(customer=find(Customer, customer), name=name, description=description)
         self.stdout.write(project.uuid.hex)

@@ -2,7 +2,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from cohort.structure.management.commands._lookup import find
-from cohort.structure.models import Customer, CustomerRole, Project, ProjectRole
+from cohort.structure.models import Customer, Project
+from cohort.structure.services import role_grant, role_revoke
 
 
 class Command(BaseCommand):
@@ -25,14 +26,14 @@ class Command(BaseCommand):
         if role == "owner":
             if not customer:
                 raise CommandError("owner is a customer role: give --customer")
-            model, target = CustomerRole, {"customer": find(Customer, customer)}
+            target = {"customer": find(Customer, customer)}
         else:
             if not project:
                 raise CommandError(f"{role} is a project role: give --project")
-            model, target = ProjectRole, {"project": find(Project, project)}
+            target = {"project": find(Project, project)}
         if revoke:
-            model.objects.filter(user=user, role=role, **target).delete()
+            role_revoke(user=user, role=role, **target)
             self.stdout.write(f"revoked {role} from {username}")
         else:
-            model.objects.get_or_create(user=user, role=role, **target)
+            role_grant(user=user, role=role, **target)
             self.stdout.write(f"granted {role} to {username}")

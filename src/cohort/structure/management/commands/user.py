@@ -1,7 +1,8 @@
 import getpass
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+
+from cohort.structure.services import user_save
 
 
 class Command(BaseCommand):
@@ -15,16 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
 
     def handle(self, username, staff, no_staff, password, email, **options):
-        user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
-        if staff or no_staff:
-            user.is_staff = staff
         if password == "-":
             password = input() if not self.stdin_is_tty() else getpass.getpass()
-        if password:
-            user.set_password(password)
-        elif created:
-            user.set_unusable_password()
-        user.save()
+        staff_flag = staff if (staff or no_staff) else None
+        user, created = user_save(username=username, staff=staff_flag, password=password, email=email)
         self.stdout.write(f"{'created' if created else 'updated'} user {username} (staff: {user.is_staff})")
 
     @staticmethod
