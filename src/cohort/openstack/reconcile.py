@@ -23,6 +23,7 @@ from cohort.core import intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import Instance, ServerGroup, Tenant
+from cohort.openstack.placement import refresh_tenant_placement
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _sync_servers(
         instance = existing.get(server.id)
         current = instance.server_group_id if instance else None
         group_pk = member_of.get(server.id, None if current in authoritative else current)
-        values = (server.name, server.host_id, server.status, group_pk)
+        values = (server.name, server.host_id, server.status, server.fault_message, group_pk)
         if instance is None:
             new.append(
                 Instance(
@@ -104,16 +105,22 @@ def _sync_servers(
                     name=server.name,
                     host_id=server.host_id,
                     status=server.status,
+                    fault_message=server.fault_message,
                     server_group_id=group_pk,
+                    seen_at=now,
                 )
             )
-        elif (instance.name, instance.host_id, instance.status, current) != values:
-            instance.name, instance.host_id, instance.status, instance.server_group_id = values
+        elif (instance.name, instance.host_id, instance.status, instance.fault_message, current) != values:
+            instance.name, instance.host_id, instance.status, instance.fault_message, instance.server_group_id = values
             instance.modified = now
             changed.append(instance)
     Instance.objects.bulk_create(new)
-    Instance.objects.bulk_update(changed, ["name", "host_id", "status", "server_group", "modified"])
+    fields = ["name", "host_id", "status", "fault_message", "server_group", "modified"]
+    Instance.objects.bulk_update(changed, fields)
     Instance.objects.filter(tenant=tenant).exclude(backend_id__in=[s.id for s in servers]).delete()
+    Instance.objects.filter(tenant=tenant).update(seen_at=now)  # every record left was in the listing
+    # Every member's facts were refreshed: every group's verdict is judged again.
+    refresh_tenant_placement(tenant)
 
 
 def pull_tenant(tenant_id: int) -> bool:
