@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "cohort.embedded",  # `cohort serve` and its demo records
     "cohort.health",
     "cohort.metrics",
+    "cohort.ui",  # the web page at /ui/
 ]
 
 MIDDLEWARE = [
