@@ -152,9 +152,17 @@ def test_an_inactive_user_cannot_log_in_and_is_signed_out(world, page):
     assert page(world.users.member).get("/ui/").status_code == 302
 
 
-def test_ui_login_failures_are_throttled_with_the_apis_counts(world):
+def test_ui_login_failures_are_throttled_with_the_apis_counts(world, monkeypatch):
+    from django.contrib.auth import forms
+    from prometheus_client import REGISTRY
+
     world.users.member.set_password(PASSWORD)
     world.users.member.save()
+    hashed = []
+    original = forms.authenticate
+    monkeypatch.setattr(forms, "authenticate", lambda request, **kw: hashed.append(1) or original(request, **kw))
+    failures = {"endpoint": "ui", "reason": "invalid"}
+    before = REGISTRY.get_sample_value("cohort_login_failures_total", failures) or 0
     client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="10.1.1.1")
     for _ in range(5):
         assert client.post("/ui/login/", {"username": "member", "password": "wrong"}).status_code == 200
@@ -166,6 +174,10 @@ def test_ui_login_failures_are_throttled_with_the_apis_counts(world):
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
     assert b"Too many failed logins" in refused.content
     assert "_auth_user_id" not in client.session  # locked even with the right password
+    assert len(hashed) == 5  # refused before its password was hashed
+    assert REGISTRY.get_sample_value("cohort_login_failures_total", failures) == before + 5
+    throttled = REGISTRY.get_sample_value("cohort_login_failures_total", {"endpoint": "ui", "reason": "throttled"})
+    assert throttled and throttled >= 1
     assert refused["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
 
