@@ -238,12 +238,12 @@ def compute_hosts(tenant: Tenant) -> list[ComputeHost] | None:
     found, hosts = hosts_cache.get(key)
     if found:
         return hosts
-    driver = admin_cloud_for(tenant)
     hosts = None
-    if driver is not None:
-        try:
+    try:
+        driver = admin_cloud_for(tenant)
+        if driver is not None:
             hosts = driver.list_compute_hosts()
-        except CloudError as error:
-            logger.info("cloud %s: compute hosts not listed: %s", tenant.service_settings, error.message)
+    except CloudError as error:
+        logger.info("cloud %s: compute hosts not listed: %s", tenant.service_settings, error.message)
     hosts_cache.put(key, hosts)
     return hosts
