@@ -21,7 +21,7 @@ DEMO_PROJECT = "demo"  # the lab's Keystone project (and user) of the demo tenan
 DEMO_TENANT = "demo-tenant"
 
 
-def bootstrap(access: CloudAccess | None = None, admin: CloudAccess | None = None) -> dict:
+def bootstrap(access: CloudAccess | None = None, lab_admin: CloudAccess | None = None) -> dict:
     """The demo records; `access`: the demo tenant's login on the lab (`Lab.tenant`), None: in memory;
     `admin`: the lab admin's login (`Lab.admin`), registered as the cloud's own credentials (scoped to
     its project), so that staff see host names and room in placement reports."""
@@ -42,10 +42,10 @@ def bootstrap(access: CloudAccess | None = None, admin: CloudAccess | None = Non
         backend_id = access.project_id
         credentials = {key: access.credentials[key] for key in ("username", "password")}
         cloud_credentials = {"user_domain_name": access.credentials["user_domain_name"]}
-        if admin is not None:  # the tenant's own username and password take precedence in the tenant
+        if lab_admin is not None:  # the tenant's own username and password take precedence in the tenant
             cloud_credentials.update(
-                username=admin.credentials["username"], password=admin.credentials["password"],
-                project_id=admin.project_id,
+                username=lab_admin.credentials["username"], password=lab_admin.credentials["password"],
+                project_id=lab_admin.project_id,
             )  # fmt: skip
     cloud, _ = ServiceSettings.objects.update_or_create(
         name="Demo cloud", defaults={**cloud_fields, "credentials": cloud_credentials, "shared": True}
