@@ -222,6 +222,17 @@ def test_staff_see_host_names_where_the_clouds_credentials_may_list_them(world, 
     assert "host1" not in member_html  # the same cloud, a tenant user: labels only
 
 
+def test_members_being_built_wait_in_a_column_of_their_own(world, page):
+    group = make_group(world.tenant, "building", policy="affinity")
+    member(group, "b-1", status="BUILD")
+    member(group, "b-2", host="host3")
+    refresh_placement([group])
+    html = page(world.users.member).get("/ui/").content.decode()
+    assert 'data-verdict="pending"' in html
+    assert re.findall(r'<h3 class="host-name"[^>]*>([^<]+)</h3>', html)[1] == "No host yet"
+    assert re.search(r'class="member status-building" data-status="BUILD"><span class="member-name">b-1<', html)
+
+
 def test_the_page_reports_are_the_placement_reports(world, violated):
     group = make_group(world.tenant, "building", policy="soft-anti-affinity")
     member(group, "b-1", status="BUILD")

@@ -202,7 +202,7 @@ def create(request):
     form = CreateForm(request.POST, tenants=tenants)
     if not form.is_valid():
         for field, errors in form.errors.items():
-            label = form.fields[field].label or field.replace("_", " ").capitalize() if field in form.fields else ""
+            label = form[field].label if field in form.fields else ""
             for error in errors:
                 messages.error(request, f"{label}: {error}" if label else error)
         return back(request)
