@@ -23,7 +23,7 @@ DEMO_TENANT = "demo-tenant"
 
 def bootstrap(access: CloudAccess | None = None, lab_admin: CloudAccess | None = None) -> dict:
     """The demo records; `access`: the demo tenant's login on the lab (`Lab.tenant`), None: in memory;
-    `admin`: the lab admin's login (`Lab.admin`), registered as the cloud's own credentials (scoped to
+    `lab_admin`: the lab admin's login (`Lab.admin`), registered as the cloud's own credentials (scoped to
     its project), so that staff see host names and room in placement reports."""
     User = get_user_model()
     admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
