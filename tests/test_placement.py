@@ -219,3 +219,23 @@ def test_deleted_servers_leave_the_verdict(world):
     reconcile.pull(group.pk)
     assert ServerGroup.objects.get(pk=group.pk).placement_status == "satisfied"
     assert Instance.objects.filter(server_group=group).count() == 1
+
+
+def test_the_clouds_own_project_id_scopes_only_its_own_access(world):
+    cloud, tenant = world.cloud, world.tenant
+    cloud.credentials = {"username": "admin", "password": "pw", "user_domain_name": "Default", "project_id": "adm"}
+    tenant.credentials = {"username": "tenant-user", "password": "tpw"}
+    acting = tenant.cloud_access()
+    assert (acting.project_id, dict(acting.credentials)) == (
+        tenant.backend_id,
+        {"username": "tenant-user", "password": "tpw", "user_domain_name": "Default"},
+    )
+    admin = tenant.admin_access()
+    assert (admin.project_id, dict(admin.credentials)) == (
+        "adm",
+        {"username": "admin", "password": "pw", "user_domain_name": "Default"},
+    )
+    cloud.credentials = {"user_domain_name": "Default"}  # nothing of its own to log in with
+    assert tenant.admin_access() is None
+    cloud.credentials = {"username": "operator", "password": "pw"}  # no project: scoped to the tenant's
+    assert tenant.admin_access().project_id == tenant.backend_id

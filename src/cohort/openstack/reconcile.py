@@ -1,11 +1,13 @@
 """Reconciliation: making Cohort's records match what Nova has.
 
-`pull` refreshes one settled group (policy, rules, members) from Nova; `pull_tenant` reconciles a
-whole tenant with one paged listing of its groups and one of its servers: it imports groups Nova has
-and Cohort lacks, refreshes settled records, drops settled records whose group is confirmed gone, and
-leaves records in transition alone (their own step owns them). A group that a create made after the
-record had already gone ERRED (the cloud answered too late) is linked to that record, never imported
-as a second one. Nothing here runs a lifecycle step; that is `cohort.openstack.steps`.
+`pull` refreshes one settled group (policy, rules, members, and its placement verdict) from Nova;
+`pull_tenant` reconciles a whole tenant with one paged listing of its groups and one of its servers
+(their status, host ids and faults, from which every group's placement verdict is judged again,
+`cohort.openstack.placement`): it imports groups Nova has and Cohort lacks, refreshes settled records,
+drops settled records whose group is confirmed gone, and leaves records in transition alone (their own
+step owns them). A group that a create made after the record had already gone ERRED (the cloud answered
+too late) is linked to that record, never imported as a second one. Nothing here runs a lifecycle step;
+that is `cohort.openstack.steps`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from cohort.core import intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import Instance, ServerGroup, Tenant
-from cohort.openstack.placement import refresh_tenant_placement
+from cohort.openstack.placement import refresh_placement, refresh_tenant_placement
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ def pull(group_id: int) -> None:
             return
         _apply(locked, remote)
         _sync_servers(group.tenant, servers, [(remote, locked)])
+        # Only this group's verdict: the others' rows are not locked here, and a tenant pull locking
+        # them meanwhile would deadlock with us; the next tenant pull judges them.
+        refresh_placement([locked])
 
 
 def _fail_if_settled(group: ServerGroup, message: str, trace: str = "") -> None:
@@ -119,8 +124,6 @@ def _sync_servers(
     Instance.objects.bulk_update(changed, fields)
     Instance.objects.filter(tenant=tenant).exclude(backend_id__in=[s.id for s in servers]).delete()
     Instance.objects.filter(tenant=tenant).update(seen_at=now)  # every record left was in the listing
-    # Every member's facts were refreshed: every group's verdict is judged again.
-    refresh_tenant_placement(tenant)
 
 
 def pull_tenant(tenant_id: int) -> bool:
@@ -171,6 +174,7 @@ def pull_tenant(tenant_id: int) -> bool:
         stale = [r.pk for r in records if r.state in SETTLED and r.backend_id in gone]
         ServerGroup.objects.filter(pk__in=stale).delete()
         _sync_servers(tenant, servers, pairs)
+        refresh_tenant_placement(tenant)  # every member's facts are fresh; every row is locked above
         # The time of the last successful pull: /health/ready and the reconciliation lag metric.
         Tenant.objects.filter(pk=tenant.pk).update(error_message="", pulled_at=timezone.now())
     _delete_strays(driver, strays)
