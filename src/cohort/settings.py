@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "cohort.embedded",  # `cohort serve` and its demo records
     "cohort.health",
     "cohort.metrics",
+    "cohort.ui",  # the web page at /ui/
 ]
 
 MIDDLEWARE = [

@@ -32,6 +32,7 @@ urlpatterns = [
     path("admin/login/", admin_login),  # before the admin's own route to it: throttled
     path("admin/", admin.site.urls),
     re_path(r"^api/.*$", views.not_found),
+    path("ui/", include("cohort.ui.urls")),  # the web page: session login, no script
     # Operations: not under /api/, not in the schema
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

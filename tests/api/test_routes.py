@@ -29,6 +29,7 @@ from cohort.core.viewsets import ScopedViewSet
 from cohort.health import views as health_views
 from cohort.metrics import views as metrics_views
 from cohort.openstack.api.views import ServerGroupViewSet
+from cohort.ui import views as ui_views
 from tests.api.support import assert_error
 from tests.conftest import make_group, make_user
 
@@ -45,6 +46,7 @@ PUBLIC = {
     health_views.live,  # health checks for load balancers and orchestrators: nothing secret in them
     health_views.ready,
     metrics_views.metrics,  # guarded by its own rule: COHORT_METRICS_TOKEN, else loopback clients only
+    ui_views.login,  # the web page's login form: how a session is got
 }
 
 # Collection actions that act on an object named in the request body and judge their rule on it
@@ -97,11 +99,23 @@ def test_the_walk_finds_every_endpoint():
     }
 
 
+def page_routes():
+    """The web page's routes (`cohort.ui`) other than its login form, with a uuid filled in."""
+    for route, pattern in url_patterns():
+        if route.startswith("ui/") and pattern.callback is not ui_views.login:
+            yield "/" + route.replace("<uuid:uuid>", "{uuid}"), pattern
+
+
 def test_every_view_is_a_scoped_viewset_or_public_on_purpose():
     for route, pattern in url_patterns():
         view = getattr(pattern.callback, "cls", None) or pattern.callback
         if isinstance(view, type) and issubclass(view, ViewSetMixin):
             assert issubclass(view, ScopedViewSet), f"{route}: {view.__name__} must derive from ScopedViewSet"
+        elif route.startswith("ui/") and view not in PUBLIC:
+            # a page of the web page: for signed-in users only (`cohort.ui.views.signed_in`), its rows
+            # from the selectors (test_views_read_no_model_directly), its actions judged by the API's
+            # rules (test_pages_refuse_who_may_not_see_or_act)
+            assert getattr(view, "signed_in_only", False), f"{route}: {view.__name__} must be @signed_in"
         else:
             assert view in PUBLIC, (
                 f"{route}: {getattr(view, '__name__', view)} is neither a ScopedViewSet nor in PUBLIC; "
@@ -141,7 +155,7 @@ def test_every_viewset_reads_through_a_selector(route, pattern):
 
 def test_views_read_no_model_directly():
     """Rows reach a view through its selector; a manager in a view would skip the scope."""
-    for path in SRC.glob("*/api/views.py"):
+    for path in [*SRC.glob("*/api/views.py"), SRC / "ui" / "views.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and node.attr in ("objects", "_default_manager"):
                 raise AssertionError(f"{path.relative_to(SRC)}:{node.lineno} reads .{node.attr}; use a selector")
@@ -245,3 +259,37 @@ def test_a_viewset_without_a_selector_shows_nothing_but_an_error():
 
     with pytest.raises(ImproperlyConfigured, match="has no visible_to"):
         Forgetful(request=None, action="list").get_queryset()
+
+
+def test_the_walk_finds_every_page():
+    assert {route for route, _ in page_routes()} == {
+        "/ui/",
+        "/ui/logout/",
+        "/ui/groups/create/",
+        "/ui/groups/{uuid}/pull/",
+        "/ui/groups/{uuid}/delete/",
+    }
+
+
+def test_pages_refuse_who_may_not_see_or_act(world, acme_objects):
+    """Anonymous: sent to the login page, on every page and method. On a page of one group: 404 for
+    who cannot see it, 403 for who sees it but may not manage it (as the API answers)."""
+    from django.test import Client
+
+    group = acme_objects["openstack-server-group"]
+    checked = 0
+    for route, _ in page_routes():
+        path = route.format(uuid=group.uuid)
+        for method in ("get", "post"):
+            response = getattr(Client(), method)(path)
+            assert response.status_code == 302 and response["Location"].startswith("/ui/login/?next="), (method, path)
+        if "{uuid}" not in route:
+            continue
+        for user, status in ((world.users.stranger, 404), (world.users.member, 403)):
+            client = Client()
+            client.force_login(user)
+            assert client.post(path).status_code == status, (path, user.username)
+            checked += 1
+    assert checked == 4
+    group.refresh_from_db()
+    assert group.state == "OK"
