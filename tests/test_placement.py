@@ -11,6 +11,7 @@ import pytest
 
 from cohort.cloud import ComputeHost
 from cohort.cloud.memory import MemoryCloud, MemoryDriver
+from cohort.events.models import Event
 from cohort.openstack import reconcile
 from cohort.openstack.models import Instance, ServerGroup
 from cohort.openstack.placement import Member, host_id_of, hosts_cache, room, verdict
@@ -123,7 +124,7 @@ def test_anti_affinity_on_three_hosts_then_a_fourth_member_fails_with_novas_faul
     assert all(len(h["host"]) == 8 for h in report["by_host"])
 
 
-def test_a_member_forced_onto_an_occupied_host_violates_anti_affinity_and_the_change_is_logged(world, caplog):
+def test_a_member_forced_onto_an_occupied_host_violates_anti_affinity_and_the_change_is_recorded(world, caplog):
     group = nova_group(world, "forced", "anti-affinity")
     cloud = memory_project(world.tenant)
     cloud.boot_server("vm-1", group.backend_id)
@@ -134,10 +135,15 @@ def test_a_member_forced_onto_an_occupied_host_violates_anti_affinity_and_the_ch
         reconcile.pull(group.pk)
     group.refresh_from_db()
     assert group.placement_status == "violated"
-    assert [r.getMessage() for r in caplog.records if "placement" in r.getMessage()] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "cohort.openstack.placement"] == [
         f"server group {group.uuid.hex} (forced): placement satisfied -> violated"
     ]
-    assert caplog.records[-1].levelno == logging.WARNING
+    assert [r.levelno for r in caplog.records if "placement satisfied" in r.getMessage()] == [logging.WARNING]
+    changes = Event.objects.filter(event_type="openstack_server_group_placement_changed", scope_uuid=group.uuid)
+    assert [e.context["changes"] for e in changes.order_by("created", "pk")] == [
+        {"placement_status": ["empty", "satisfied"]},
+        {"placement_status": ["satisfied", "violated"]},
+    ]
 
 
 def test_staff_see_host_names_and_room_a_project_member_sees_labels(admin_cloud, api):

@@ -3,7 +3,7 @@
 Nova enforces the hard policies only when a server boots, and the soft ones never exclude a host, so
 the members' hosts are the only truth. `verdict` judges them (a pure function of the policy, the
 rules and each member's status and host id); `refresh_placement` stores it on each group whenever a
-pull has refreshed its members' facts, and logs every change (`placement_changed`);
+pull has refreshed its members' facts, and records every change as an event (`placement_changed`);
 `placement_report` is what `GET /api/openstack-server-groups/{uuid}/placement/` answers.
 
 The verdicts:
@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from cohort.cloud import CloudError, ComputeHost
+from cohort.events.services import event_record
+from cohort.events.types import EventType
 from cohort.openstack.clouds import admin_cloud_for
 from cohort.openstack.models import Instance, ServerGroup, Tenant
 
@@ -113,9 +115,16 @@ def host_id_of(project_id: str, host: str) -> str:
 
 
 def placement_changed(group: ServerGroup, old: str, new: str) -> None:
-    """Record that `group`'s verdict went from `old` to `new` (a log line now; an event later)."""
+    """Record that `group`'s verdict went from `old` to `new`: an event, in the transaction that stores
+    the verdict, and a log line (a warning when the placement stops holding)."""
     log = logger.warning if new in (Status.VIOLATED, Status.DEGRADED) else logger.info
     log("server group %s (%s): placement %s -> %s", group.uuid.hex, group.name, old, new)
+    event_record(
+        event_type=EventType.OPENSTACK_SERVER_GROUP_PLACEMENT_CHANGED,
+        message=f"Placement of server group {group.name} went from {old} to {new}.",
+        scope=group,
+        changes={"placement_status": [old, new]},
+    )
 
 
 def refresh_placement(groups: Sequence[ServerGroup]) -> None:
@@ -148,14 +157,29 @@ def placement_report(*, group: ServerGroup, staff: bool) -> dict:
     """What `GET /api/openstack-server-groups/{uuid}/placement/` answers for `group`.
 
     `staff`: whether the caller may see host names. Hosts are columns of placed members (most
-    members first); failed members are listed apart with Nova's fault.
+    members first); failed members are listed apart with Nova's fault, and members still being
+    built (no host, not failed) under `waiting`.
     """
-    instances = list(
-        Instance.objects.filter(server_group=group)
-        .exclude(status__in=DELETED_STATUSES)
-        .order_by("name", "pk")
-        .values("uuid", "name", "status", "host_id", "fault_message")
-    )
+    return placement_reports([group], staff=staff)[0]
+
+
+def placement_reports(groups: Sequence[ServerGroup], *, staff: bool) -> list[dict]:
+    """`placement_report` of each of `groups`, in their order, with one query for all their members
+    (a page of reports costs no more queries than one; load each group's tenant and cloud with it)."""
+    rows: dict[int, list[dict]] = {group.pk: [] for group in groups}
+    if rows:
+        instances = (
+            Instance.objects.filter(server_group__in=list(rows))
+            .exclude(status__in=DELETED_STATUSES)
+            .order_by("name", "pk")
+            .values("server_group_id", "uuid", "name", "status", "host_id", "fault_message")
+        )
+        for instance in instances:
+            rows[instance["server_group_id"]].append(instance)
+    return [_report(group, rows[group.pk], staff=staff) for group in groups]
+
+
+def _report(group: ServerGroup, instances: list[dict], *, staff: bool) -> dict:
     members = [Member(i["status"], i["host_id"]) for i in instances]
     hosts = compute_hosts(group.tenant)
     names = {}
@@ -165,29 +189,23 @@ def placement_report(*, group: ServerGroup, staff: bool) -> dict:
         names = {ids[host.name]: host.name for host in hosts}
         enabled_ids = {ids[host.name] for host in hosts if host.available}
     by_host: dict[str, list[dict]] = {}
-    failed = []
+    failed, waiting = [], []
     for instance, member in zip(instances, members, strict=True):
+        entry = {"uuid": instance["uuid"].hex, "name": instance["name"], "status": instance["status"]}
         if member.host_id:
-            entry = {"uuid": instance["uuid"].hex, "name": instance["name"], "status": instance["status"]}
             by_host.setdefault(member.host_id, []).append(entry)
         elif is_failed(member):
-            failed.append(
-                {
-                    "uuid": instance["uuid"].hex,
-                    "name": instance["name"],
-                    "status": instance["status"],
-                    "fault_message": instance["fault_message"],
-                }
-            )
+            failed.append({**entry, "fault_message": instance["fault_message"]})
+        else:
+            waiting.append(entry)
     placed = sum(len(entries) for entries in by_host.values())
     largest = max((len(entries) for entries in by_host.values()), default=0)
     columns = sorted(by_host.items(), key=lambda item: (-len(item[1]), host_label(item[0]), item[0]))
     anti = group.policy in (ServerGroup.Policy.ANTI_AFFINITY, ServerGroup.Policy.SOFT_ANTI_AFFINITY)
+    checked = group.placement_checked_at
     return {
         "placement_status": group.placement_status,
-        "checked_at": group.placement_checked_at.isoformat().replace("+00:00", "Z")
-        if group.placement_checked_at
-        else None,
+        "checked_at": checked.isoformat().replace("+00:00", "Z") if checked else None,
         "hosts": len(by_host),
         "largest_host_members": largest,
         "largest_host_share": round(largest / placed, 4) if placed else None,
@@ -196,6 +214,7 @@ def placement_report(*, group: ServerGroup, staff: bool) -> dict:
             for host_id, entries in columns
         ],
         "failed": failed,
+        "waiting": waiting,
         "enabled_hosts": len(enabled_ids) if enabled_ids is not None else None,
         "room": room(group.policy, group.rules, members, enabled_ids) if anti and enabled_ids is not None else None,
     }

@@ -44,6 +44,7 @@ from cohort.metrics.instruments import login_failures
 from cohort.openstack import selectors, services
 from cohort.openstack.api.views import ServerGroupViewSet, TenantViewSet
 from cohort.openstack.models import ServerGroup
+from cohort.openstack.placement import placement_reports
 from cohort.structure.selectors import objects_manageable_by
 from cohort.ui import pictures
 from cohort.ui.forms import CreateForm, FilterForm
@@ -173,7 +174,7 @@ def groups(request):
     creatable = list(
         selectors.tenants_manageable_by(user=user).filter(state=State.OK).select_related("project__customer")
     )
-    reports = pictures.placement_reports(shown, staff=user.is_staff)
+    reports = placement_reports(shown, staff=user.is_staff)
     kept = [(key, value) for key, values in request.GET.lists() if key != "page" for value in values]
     context = {
         "groups": [

@@ -198,6 +198,9 @@ class PlacementSerializer(serializers.Serializer):
     )
     by_host = PlacementHostSerializer(many=True, read_only=True, help_text="Placed members by host, most first")
     failed = FailedMemberSerializer(many=True, read_only=True, help_text="Members in ERROR without a host")
+    waiting = PlacementMemberSerializer(
+        many=True, read_only=True, help_text="Members with no host yet that have not failed (being built)"
+    )
     enabled_hosts = serializers.IntegerField(
         read_only=True,
         allow_null=True,
