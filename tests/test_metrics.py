@@ -58,7 +58,7 @@ def test_requests_are_counted_by_route_not_path(world, api, client):
     assert count >= 1
 
 
-def test_server_groups_by_state_and_reconciliation_lag(world, client):
+def test_server_groups_by_state_and_placement_and_reconciliation_lag(world, client):
     from cohort.core.states import State
     from cohort.openstack import reconcile
 
@@ -68,6 +68,12 @@ def test_server_groups_by_state_and_reconciliation_lag(world, client):
     assert value(families, "cohort_server_groups", "cohort_server_groups", state="OK") == 1
     assert value(families, "cohort_server_groups", "cohort_server_groups", state="ERRED") == 1
     assert value(families, "cohort_server_groups", "cohort_server_groups", state="CREATING") == 0
+    placements = "cohort_server_group_placements"
+    assert value(families, placements, placements, placement_status="empty") == 2
+    assert value(families, placements, placements, placement_status="violated") == 0
+    make_group(world.tenant, "c", placement_status="violated")
+    families = scrape(client)
+    assert value(families, placements, placements, placement_status="violated") == 1
     lag_before = value(
         families, "cohort_reconciliation_lag_seconds", "cohort_reconciliation_lag_seconds", cloud="test cloud"
     )

@@ -90,6 +90,7 @@ def test_prometheus_scrapes_requests_and_tasks_of_every_process(running):
     tasks = 'cohort_task_runs_total{task="cohort.openstack.tasks.pull_tenant",outcome="SUCCESS"}'
     services.wait_until(lambda: query(prometheus, tasks), timeout=60, what="the task series in Prometheus")
     assert query(prometheus, 'cohort_server_groups{state="OK"}')
+    assert query(prometheus, 'cohort_server_group_placements{placement_status="satisfied"}')
     assert query(prometheus, 'cohort_reconciliation_lag_seconds{cloud="Demo cloud"}')
     assert query(prometheus, 'up{job="cohort"}')[0]["value"][1] == "1"
 

@@ -33,7 +33,8 @@ class ThisProcessCollector:
 
 
 class DatabaseCollector:
-    """Server groups by state (one GROUP BY), and the reconciliation lag of each cloud: the age of
+    """Server groups by state and by placement verdict (one GROUP BY each), and the reconciliation lag
+    of each cloud: the age of
     the oldest last successful pull among its tenants (from /health/ready's query)."""
 
     def collect(self):
@@ -53,6 +54,13 @@ class DatabaseCollector:
         for state in State.values:
             groups.add_metric([state], counts.get(state, 0))
         yield groups
+        placements = GaugeMetricFamily(
+            "cohort_server_group_placements", "Server groups, by placement verdict", labels=["placement_status"]
+        )
+        counts = dict(ServerGroup.objects.order_by().values_list("placement_status").annotate(n=Count("pk")))
+        for verdict in ServerGroup.PlacementStatus.values:
+            placements.add_metric([verdict], counts.get(verdict, 0))
+        yield placements
         lag = GaugeMetricFamily(
             "cohort_reconciliation_lag_seconds",
             "Age of the oldest last successful pull among a cloud's tenants (a tenant never pulled: since it was made)",
