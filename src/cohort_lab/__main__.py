@@ -29,6 +29,7 @@ from cohort_lab.client import FLAVOR_ID, IMAGE_ID
 from cohort_lab.process import READY_FILE
 
 LOG_FILE = "nova.log"
+NOVA_DIR = "nova"  # Nova's and placement's databases, kept from one start to the next
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -152,7 +153,8 @@ def _run(
         raise SystemExit(f"Nova's Glance fixture image is {stack.IMAGE_ID}, cohort_lab expects {IMAGE_ID}")
     listener = wsgi.listen(args.port)
     endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/v2.1"
-    nova = stack.start_stack(hosts=args.hosts, keystone=stack.authtoken_options(auth_url, service_password))
+    keystone_options = stack.authtoken_options(auth_url, service_password)
+    nova = stack.start_stack(hosts=args.hosts, keystone=keystone_options, databases=args.state_dir / NOVA_DIR)
     try:
         _log_to_file(args.state_dir / LOG_FILE)
         _wait_for_keystone(keystone, args.state_dir)
