@@ -12,10 +12,11 @@ Nobody else: the README's "Managing people" shows how to add users and roles.
 from django.contrib.auth import get_user_model
 
 from cohort.cloud.base import CloudAccess
-from cohort.openstack.models import Tenant
+from cohort.openstack.models import Instance, ServerGroup, Tenant
 from cohort.structure.models import Customer, Project, ServiceSettings
 
 MEMORY_URL = "memory://demo"
+DEMO_CLOUD = "Demo cloud"
 DEMO_PROJECT = "demo"  # the lab's Keystone project (and user) of the demo tenant
 DEMO_TENANT = "demo-tenant"
 
@@ -40,11 +41,63 @@ def bootstrap(access: CloudAccess | None = None) -> dict:
         credentials = {key: access.credentials[key] for key in ("username", "password")}
         cloud_credentials = {"user_domain_name": access.credentials["user_domain_name"]}
     cloud, _ = ServiceSettings.objects.update_or_create(
-        name="Demo cloud", defaults={**cloud_fields, "credentials": cloud_credentials, "shared": True}
+        name=DEMO_CLOUD, defaults={**cloud_fields, "credentials": cloud_credentials, "shared": True}
     )
     tenant, _ = Tenant.objects.update_or_create(
         service_settings=cloud,
         name=DEMO_TENANT,
         defaults={"project": project, "backend_id": backend_id, "credentials": credentials},
     )
-    return {"admin": admin, "customer": customer, "project": project, "tenant": tenant}
+    return {"admin": admin, "customer": customer, "project": project, "cloud": cloud, "tenant": tenant}
+
+
+def lab_stamp() -> str:
+    """The stamp binding the lab's kept state to this database: the demo cloud's uuid ("" if none yet)."""
+    cloud = ServiceSettings.objects.filter(name=DEMO_CLOUD).first()
+    return cloud.uuid.hex if cloud else ""
+
+
+def _lab_records():
+    cloud = ServiceSettings.objects.filter(name=DEMO_CLOUD).exclude(auth_url__startswith="memory://").first()
+    if cloud is None:
+        return ServerGroup.objects.none(), Instance.objects.none()
+    return (
+        ServerGroup.objects.filter(tenant__service_settings=cloud).exclude(backend_id=""),
+        Instance.objects.filter(tenant__service_settings=cloud),
+    )
+
+
+def lab_mismatch(lab_dir, lab_stamp_found: str, lab_has_state: bool) -> str:
+    """Why the lab's kept state in `lab_dir` and this database's records of it cannot both be true;
+    "" when they can. `lab_stamp_found`: the stamp in the lab's state; `lab_has_state`: whether it
+    has any (Keystone's or Nova's databases)."""
+    ours = lab_stamp()
+    groups, _ = _lab_records()
+    fix = (
+        "Run `cohort serve --reset-lab` to start the lab empty and forget this database's records of "
+        "the lab's server groups, or set COHORT_HOME to the directory whose database the lab belongs to."
+    )
+    if lab_has_state:
+        if ours and lab_stamp_found == ours:
+            return ""
+        found = f"is stamped {lab_stamp_found}" if lab_stamp_found else "carries no stamp (`cohort lab` alone made it)"
+        owner = f"this database's demo cloud is {ours}" if ours else "this database has no demo cloud yet"
+        return (
+            f"The lab's state in {lab_dir} belongs to another Cohort database: it {found}, and {owner}. "
+            f"Started together, Cohort would reconcile records against groups they never described. {fix}"
+        )
+    count = groups.count()
+    if count:
+        return (
+            f"This database holds {count} server group(s) of the lab, but the lab's state in {lab_dir} is gone "
+            f"(reset or deleted): their Nova ids no longer exist, and reconciliation would delete them. {fix}"
+        )
+    return ""
+
+
+def forget_lab_records() -> tuple[int, int]:
+    """Delete this database's records of the lab's server groups and servers (`serve --reset-lab`):
+    they describe a lab that is started empty. The tenants stay. Returns (groups, servers) deleted."""
+    groups, instances = _lab_records()
+    servers = instances.delete()[0]
+    return groups.delete()[0], servers
