@@ -29,6 +29,7 @@ from cohort_lab.client import (
     connect,
     create_application_credential,
     create_tenant,
+    delete_application_credential,
     delete_server,
     set_quota,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "admin_access",
     "create_application_credential",
     "create_tenant",
+    "delete_application_credential",
     "has_state",
     "read_stamp",
     "reset_state",

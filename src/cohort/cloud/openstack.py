@@ -280,6 +280,11 @@ def _error_for(status: int, message: str) -> CloudError:
     return ERRORS_BY_STATUS.get(status, CloudError)(message)
 
 
+def _is_authentication(exc: ks_exceptions.HttpError) -> bool:
+    """Whether `exc` answered a login (`POST .../auth/tokens`), not a call to the service."""
+    return (getattr(exc, "url", None) or "").rstrip("/").endswith("/auth/tokens")
+
+
 @contextlib.contextmanager
 def translated_errors() -> Iterator[None]:
     """Turn keystoneauth and openstacksdk failures into `CloudError`s; nothing of theirs escapes."""
@@ -288,6 +293,10 @@ def translated_errors() -> Iterator[None]:
     except CloudError:
         raise
     except ks_exceptions.HttpError as exc:  # e.g. Keystone refused the credentials while authenticating
+        if _is_authentication(exc):
+            # Keystone answers a revoked application credential with 404: that is a refused login,
+            # never a NotFound, which would tell reconciliation that the tenant's groups are gone.
+            raise Forbidden(f"Keystone refused the credentials: {exc.message or exc}") from None
         raise _error_for(exc.http_status or 0, exc.message or str(exc)) from None
     except (ks_exceptions.ConnectionError, ks_exceptions.RequestTimeout) as exc:
         raise Unreachable(f"The cloud did not answer: {exc}") from None
