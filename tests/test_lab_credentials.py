@@ -118,3 +118,23 @@ def test_a_revoked_application_credential_errs_and_recovers_with_a_new_one(lab, 
     second = cohort_lab.create_application_credential(user, "cohort-2")
     ops.use(tenant, second)
     assert ops.pull(before).state == State.OK
+
+
+def test_the_second_demo_tenant_logs_in_with_an_application_credential(lab, db):
+    from cohort.cloud.base import Forbidden
+    from cohort.cloud.openstack import OpenStackDriver
+    from cohort.embedded import demo
+    from cohort.embedded.management.commands.serve import Command
+
+    first = Command.application_credential(lab)
+    tenant = demo.bootstrap(lab.tenant(demo.DEMO_PROJECT), first)["app_tenant"]
+    assert tenant.service_settings.auth_type == "v3applicationcredential"
+    assert tenant.backend_id != demo.bootstrap(lab.tenant(demo.DEMO_PROJECT), first)["tenant"].backend_id
+    assert OpenStackDriver(tenant.cloud_access()).list_server_groups() == []  # it logs in
+
+    second = Command.application_credential(lab)  # the next start of serve: the first is revoked
+    openstack_driver._sessions.clear()
+    with pytest.raises(Forbidden, match="Keystone refused the credentials"):
+        OpenStackDriver(first).list_server_groups()
+    tenant = demo.bootstrap(lab.tenant(demo.DEMO_PROJECT), second)["app_tenant"]
+    assert OpenStackDriver(tenant.cloud_access()).list_server_groups() == []

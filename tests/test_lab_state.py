@@ -93,3 +93,17 @@ def test_in_memory_demo_records_are_not_the_labs(db, tmp_path):
     make_group(records["tenant"], "mem", state=State.OK, backend_id="m-1")
     assert demo.lab_mismatch(tmp_path, "", False) == ""
     assert demo.forget_lab_records() == (0, 0)
+
+
+def test_the_application_credential_tenants_groups_are_the_labs_too(lab_cloud, tmp_path):
+    from cohort.cloud.base import CloudAccess
+
+    credentials = {"application_credential_id": "ac1", "application_credential_secret": "s"}
+    app = CloudAccess(auth_url=LAB_URL, project_id="9e1a", auth_type="v3applicationcredential", credentials=credentials)
+    records = demo.bootstrap(None, None)  # in memory: no second tenant
+    assert "app_tenant" not in records
+    records = demo.bootstrap(None, app)
+    assert records["app_tenant"].service_settings.auth_type == "v3applicationcredential"
+    assert demo.previous_application_credential() == "ac1"
+    make_group(records["app_tenant"], "ac-web", state=State.OK, backend_id="nova-ac")
+    assert demo.forget_lab_records() == (1, 0)  # the demo cloud is in memory now; the second is on the lab

@@ -19,10 +19,16 @@ MEMORY_URL = "memory://demo"
 DEMO_CLOUD = "Demo cloud"
 DEMO_PROJECT = "demo"  # the lab's Keystone project (and user) of the demo tenant
 DEMO_TENANT = "demo-tenant"
+# The second demo tenant logs in with an application credential, as a careful operator's would: its
+# own Keystone project and user (two tenants on one project would import each other's groups).
+APP_CREDENTIAL_CLOUD = "Demo cloud (application credential)"
+APP_CREDENTIAL_PROJECT = "demo-appcred"
+APP_CREDENTIAL_TENANT = "demo-appcred-tenant"
 
 
-def bootstrap(access: CloudAccess | None = None) -> dict:
-    """The demo records; `access`: the demo tenant's login on the lab (`Lab.tenant`), None: in memory."""
+def bootstrap(access: CloudAccess | None = None, app_access: CloudAccess | None = None) -> dict:
+    """The demo records; `access`: the demo tenant's login on the lab (`Lab.tenant`), None: in memory;
+    `app_access`: the second demo tenant's application credential on the lab (none in memory)."""
     User = get_user_model()
     admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
     if created:
@@ -48,7 +54,35 @@ def bootstrap(access: CloudAccess | None = None) -> dict:
         name=DEMO_TENANT,
         defaults={"project": project, "backend_id": backend_id, "credentials": credentials},
     )
-    return {"admin": admin, "customer": customer, "project": project, "cloud": cloud, "tenant": tenant}
+    records = {"admin": admin, "customer": customer, "project": project, "cloud": cloud, "tenant": tenant}
+    if app_access is not None:
+        app_cloud, _ = ServiceSettings.objects.update_or_create(
+            name=APP_CREDENTIAL_CLOUD,
+            defaults={
+                "auth_url": app_access.auth_url,
+                "auth_type": ServiceSettings.AuthType.APPLICATION_CREDENTIAL,
+                "region": app_access.region,
+                "credentials": {},
+                "shared": True,
+            },
+        )
+        records["app_tenant"], _ = Tenant.objects.update_or_create(
+            service_settings=app_cloud,
+            name=APP_CREDENTIAL_TENANT,
+            defaults={
+                "project": project,
+                "backend_id": app_access.project_id,
+                "credentials": dict(app_access.credentials),
+            },
+        )
+    return records
+
+
+def previous_application_credential() -> str:
+    """The id of the second demo tenant's application credential, "" if none (serve revokes it when it
+    makes the next: a secret is shown once, so each start makes one)."""
+    tenant = Tenant.objects.filter(name=APP_CREDENTIAL_TENANT, service_settings__name=APP_CREDENTIAL_CLOUD).first()
+    return tenant.credentials.get("application_credential_id", "") if tenant else ""
 
 
 def lab_stamp() -> str:
@@ -58,12 +92,11 @@ def lab_stamp() -> str:
 
 
 def _lab_records():
-    cloud = ServiceSettings.objects.filter(name=DEMO_CLOUD).exclude(auth_url__startswith="memory://").first()
-    if cloud is None:
-        return ServerGroup.objects.none(), Instance.objects.none()
+    clouds = ServiceSettings.objects.filter(name__in=(DEMO_CLOUD, APP_CREDENTIAL_CLOUD))
+    clouds = clouds.exclude(auth_url__startswith="memory://")
     return (
-        ServerGroup.objects.filter(tenant__service_settings=cloud).exclude(backend_id=""),
-        Instance.objects.filter(tenant__service_settings=cloud),
+        ServerGroup.objects.filter(tenant__service_settings__in=clouds).exclude(backend_id=""),
+        Instance.objects.filter(tenant__service_settings__in=clouds),
     )
 
 

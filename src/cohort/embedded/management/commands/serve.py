@@ -98,11 +98,30 @@ class Command(BaseCommand):
             if lab is not None:
                 lab.stop()
 
+    @staticmethod
+    def application_credential(lab):
+        """A new application credential of the second demo tenant's user (its secret is shown only once,
+        so each start makes one), the previous one revoked; its `CloudAccess`."""
+        import secrets
+
+        import cohort_lab
+        from cohort.cloud import CloudError
+
+        user = lab.tenant(demo.APP_CREDENTIAL_PROJECT)
+        previous = demo.previous_application_credential()
+        if previous:
+            try:
+                cohort_lab.delete_application_credential(user, previous)
+            except CloudError:
+                pass  # already gone (the lab was reset)
+        return cohort_lab.create_application_credential(user, f"cohort-demo-{secrets.token_hex(4)}")
+
     def run(self, bind, lab, asked_for_memory=False):
         os.environ["COHORT_CLOUD_DRIVER"] = OPENSTACK_DRIVER if lab else MEMORY_DRIVER
         call_command("migrate", interactive=False, verbosity=0)
         demo_access = lab.tenant(demo.DEMO_PROJECT) if lab else None
-        records = demo.bootstrap(demo_access)
+        app_access = self.application_credential(lab) if lab else None
+        records = demo.bootstrap(demo_access, app_access)
         if lab:
             import cohort_lab
 
@@ -125,7 +144,13 @@ class Command(BaseCommand):
             f"\nCohort is starting on {base}/api/  (state in {settings.HOME})\n"
             f"Cloud: {cloud}\n"
             f"Admin token: {token}\n"
-            f"Demo tenant: {tenant}\n\n"
+            f"Demo tenant: {tenant}\n"
+            + (
+                f"Second demo tenant (application credential): {records['app_tenant'].uuid.hex}\n"
+                if "app_tenant" in records
+                else ""
+            )
+            + "\n"
             "Try:\n"
             f"  curl -s {auth} {base}/api/openstack-server-groups/\n"
             f"  curl -s {auth} -H 'Content-Type: application/json' \\\n"
