@@ -298,7 +298,7 @@ def translated_errors() -> Iterator[None]:
         if _is_authentication(exc):
             # Keystone answers a revoked application credential with 404: that is a refused login,
             # never a NotFound, which would tell reconciliation that the tenant's groups are gone.
-            raise Forbidden(f"Keystone refused the credentials: {exc.message or exc}") from None
+            raise Forbidden(f"Keystone refused the credentials ({exc.http_status}): {exc.message or exc}") from None
         raise _error_for(exc.http_status or 0, exc.message or str(exc)) from None
     except (ks_exceptions.ConnectionError, ks_exceptions.RequestTimeout) as exc:
         raise Unreachable(f"The cloud did not answer: {exc}") from None
