@@ -27,7 +27,8 @@ def test_a_whole_setup_by_commands():
     run("role", "alice", "owner", "--customer", customer)
     run("role", "alice", "member", "--project", "web")
     cloud = run("cloud", "prod", "--auth-url", "https://keystone.example.com/v3", "--credential", "username=c",
-                "--credential", "password=secret", "--option", "interface=public", "--region", "R1")  # fmt: skip
+                "--credential", "password=secret", "--option", "interface=public", "--region", "R1",
+                "--no-check")  # fmt: skip
     tenant = run("tenant", "acme-prod", "--cloud", "prod", "--project", project, "--backend-id", "os-project-1")
 
     assert Customer.objects.get(uuid=customer).abbreviation == "ACME"
@@ -54,7 +55,8 @@ def test_a_whole_setup_by_commands():
 def test_credentials_given_to_commands_are_stored_encrypted_and_reach_the_driver():
     project = run("project", run("customer", "Acme"), "web")
     run("cloud", "prod", "--auth-url", "https://k/v3", "--credential", "username=cohort",
-        "--credential", "password=cloud-secret", "--credential", "user_domain_name=Default")  # fmt: skip
+        "--credential", "password=cloud-secret", "--credential", "user_domain_name=Default",
+        "--no-check")  # fmt: skip
     tenant = run("tenant", "t", "--cloud", "prod", "--project", project, "--backend-id", "p1",
                  "--credential", "username=own-user", "--credential", "password=tenant-secret")  # fmt: skip
     stored = []

@@ -2,7 +2,9 @@
 
 `start_lab()` runs Keystone 30 and Nova 34 (API, conductor, scheduler, placement, fake Glance and
 Neutron, three fake compute hosts) in separate processes serving the identity and compute APIs on
-127.0.0.1, and returns a `Lab`: `auth_url` is its Keystone's /v3, whose catalog lists the compute
+127.0.0.1, and returns a `Lab` (its Keystone's and Nova's databases are kept in the state directory,
+so a second start there finds the projects, users, groups and servers of the first; `reset=True`
+starts empty): `auth_url` is its Keystone's /v3, whose catalog lists the compute
 endpoint; `lab.tenant(name)` makes a Keystone project and user (as an operator would) and returns
 the `CloudAccess` (Keystone v3 password) the driver logs in with; `lab.admin()` is the lab's admin.
 `boot_server`, `delete_server` and `set_quota` act on the lab through Nova's public API as a tenant
@@ -27,10 +29,11 @@ from cohort_lab.client import (
     connect,
     create_application_credential,
     create_tenant,
+    delete_application_credential,
     delete_server,
     set_quota,
 )
-from cohort_lab.process import Lab, LabError, start_lab
+from cohort_lab.process import Lab, LabError, has_state, read_stamp, reset_state, start_lab, write_stamp
 
 __all__ = [
     "ADMIN_USER",
@@ -45,6 +48,11 @@ __all__ = [
     "admin_access",
     "create_application_credential",
     "create_tenant",
+    "delete_application_credential",
+    "has_state",
+    "read_stamp",
+    "reset_state",
+    "write_stamp",
     "nova_installed",
     "set_quota",
     "start_lab",

@@ -1,12 +1,14 @@
 """`python -m cohort_lab`: run the lab in the foreground until SIGTERM or SIGINT.
 
 It starts the lab's Keystone in a child process (`cohort_lab.identity`) and Nova's stack in this
-one, meanwhile; once Keystone answers it registers Nova there (its service user, and the compute
-endpoint in the catalog) as an operator would, serves the compute API on 127.0.0.1, writes `lab.json`
-(Keystone's URL, the admin password, the compute endpoint, pid, image and flavor ids; readable by
-its owner only) into the state directory, and prints one ready line. On SIGTERM or SIGINT, or when the
-process named by `--parent-pid` is gone, it stops the HTTP server, every Nova service and Keystone,
-removes `lab.json` and exits 0, so a test run that dies leaves no lab behind.
+one, meanwhile. Both keep their databases in the state directory (`keystone/` and `nova/`) and find
+them again on the next start; `--reset` forgets them first. Once Keystone answers it registers Nova
+there (its service user, and the compute endpoint in the catalog) as an operator would, serves the
+compute API on 127.0.0.1, writes `lab.json` (Keystone's URL, the admin password, the compute
+endpoint, pid, image and flavor ids; readable by its owner only) into the state directory, and
+prints one ready line. On SIGTERM or SIGINT, or when the process named by `--parent-pid` is gone, it
+stops the HTTP server, every Nova service and Keystone, removes `lab.json` and exits 0, so a test
+run that dies leaves no lab behind.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import time
 from pathlib import Path
 
 from cohort_lab.client import FLAVOR_ID, IMAGE_ID
-from cohort_lab.process import READY_FILE
+from cohort_lab.process import READY_FILE, reset_state
 
 LOG_FILE = "nova.log"
+NOVA_DIR = "nova"  # Nova's and placement's databases, kept from one start to the next
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -38,6 +41,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hosts", type=int, default=3, help="number of fake compute hosts")
     parser.add_argument("--parent-pid", type=int, default=0, help="stop when this process is gone")
     parser.add_argument("--token-expiration", type=int, default=3600, help="seconds a Keystone token lives")
+    parser.add_argument("--reset", action="store_true", help="forget the kept state: start empty")
     return parser.parse_args(argv)
 
 
@@ -120,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     (args.state_dir / READY_FILE).unlink(missing_ok=True)
+    if args.reset:
+        reset_state(args.state_dir)
     # Native threads, not eventlet; oslo.config must not read this program's own flags; and the
     # harness's temporary files (SQLite databases, lock files) go under the state directory.
     os.environ["OS_NOVA_DISABLE_EVENTLET_PATCHING"] = "1"
@@ -152,7 +158,8 @@ def _run(
         raise SystemExit(f"Nova's Glance fixture image is {stack.IMAGE_ID}, cohort_lab expects {IMAGE_ID}")
     listener = wsgi.listen(args.port)
     endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/v2.1"
-    nova = stack.start_stack(hosts=args.hosts, keystone=stack.authtoken_options(auth_url, service_password))
+    keystone_options = stack.authtoken_options(auth_url, service_password)
+    nova = stack.start_stack(hosts=args.hosts, keystone=keystone_options, databases=args.state_dir / NOVA_DIR)
     try:
         _log_to_file(args.state_dir / LOG_FILE)
         _wait_for_keystone(keystone, args.state_dir)

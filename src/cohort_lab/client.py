@@ -93,6 +93,17 @@ def create_application_credential(access: CloudAccess, name: str) -> CloudAccess
     )
 
 
+def delete_application_credential(access: CloudAccess, credential_id: str) -> None:
+    """Revoke an application credential as the user of `access` (password) would
+    (`openstack application credential delete`)."""
+    auth = v3.Password(auth_url=access.auth_url, project_id=access.project_id, **access.credentials)
+    session = ks_session.Session(auth=auth)
+    with translated_errors():
+        url = f"{access.auth_url.rstrip('/')}/users/{session.get_user_id()}/application_credentials/{credential_id}"
+        response = session.delete(url, raise_exc=False)
+    _json(response)
+
+
 def register_service(admin: CloudAccess, user: str, project: str, password: str, compute_url: str) -> None:
     """Nova's service user (which validates its callers' tokens) and the compute endpoint in the catalog."""
     keystone = _keystone(admin)

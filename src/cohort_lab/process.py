@@ -25,6 +25,40 @@ from cohort.cloud.base import CloudAccess
 
 READY_FILE = "lab.json"
 PROCESS_LOG = "lab.log"
+# What the lab keeps from one start to the next: Keystone's database, keys and configuration, and
+# Nova's and placement's databases; and the stamp naming the Cohort database the state belongs to.
+KEPT = ("keystone", "nova")
+STAMP_FILE = "cohort-stamp"
+
+
+def has_state(state_dir: str | Path) -> bool:
+    """Whether `state_dir` holds a lab's kept state (Keystone's or Nova's databases)."""
+    path = Path(state_dir)
+    return (path / "keystone" / "keystone.sqlite").exists() or any((path / "nova").glob("*.sqlite"))
+
+
+def reset_state(state_dir: str | Path) -> None:
+    """Forget the lab's kept state in `state_dir` (the next start is empty); its stamp too."""
+    path = Path(state_dir)
+    for name in KEPT:
+        shutil.rmtree(path / name, ignore_errors=True)
+    (path / STAMP_FILE).unlink(missing_ok=True)
+
+
+def read_stamp(state_dir: str | Path) -> str:
+    """The stamp of the Cohort database the lab's state in `state_dir` belongs to ("" if none)."""
+    try:
+        return (Path(state_dir) / STAMP_FILE).read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def write_stamp(state_dir: str | Path, stamp: str) -> None:
+    path = Path(state_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    partial = path / (STAMP_FILE + ".partial")
+    partial.write_text(stamp + "\n")
+    partial.replace(path / STAMP_FILE)
 
 
 class LabError(RuntimeError):
@@ -90,16 +124,21 @@ def start_lab(
     hosts: int = 3,
     token_expiration: int = 3600,
     timeout: float = 90.0,
+    reset: bool = False,
 ) -> Lab:
     """Start the lab on 127.0.0.1 and return once it serves requests (port 0: any free port).
 
-    Without `state_dir` a temporary one is made and removed again by `Lab.stop`. `token_expiration`:
-    how many seconds a token of the lab's Keystone lives.
+    Without `state_dir` a temporary one is made and removed again by `Lab.stop`. The lab finds again
+    what an earlier start in the same `state_dir` left (Keystone's projects and users, Nova's groups
+    and servers); `reset`: start empty instead. `token_expiration`: how many seconds a token of the
+    lab's Keystone lives.
     """
     owns_state_dir = state_dir is None
     path = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="cohort-lab-"))
     path.mkdir(parents=True, exist_ok=True)
     (path / READY_FILE).unlink(missing_ok=True)
+    if reset:
+        reset_state(path)
     command = [
         sys.executable,
         "-m",

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,8 +38,16 @@ from sqlalchemy import pool
 
 monkey_patch.patch()  # before anything imports eventlet: honours OS_NOVA_DISABLE_EVENTLET_PATCHING
 
+from nova import context as nova_context  # noqa: E402
+from nova import exception, objects  # noqa: E402
+from nova import service as nova_service  # noqa: E402
+from nova.compute import power_state, vm_states  # noqa: E402
+from nova.tests import fixtures as nova_fixtures  # noqa: E402
 from nova.tests.fixtures import glance as glance_fixture  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
+from nova.virt import fake  # noqa: E402
+from oslo_utils.fixture import uuidsentinel  # noqa: E402
+from placement.tests import fixtures as placement_fixtures  # noqa: E402
 
 LOG = logging.getLogger("cohort_lab")
 
@@ -46,6 +56,46 @@ AUTHTOKEN_GROUP = "keystone_authtoken"
 SERVICE_USER = "nova"  # Nova's own Keystone user, which validates the tokens of its callers
 SERVICE_PROJECT = "service"
 UNLIMITED_QUOTAS = ("instances", "cores", "ram", "server_groups", "server_group_members")
+FAKE_TRANSPORT = "fake://nowhere/"  # the harness's: RPC stays in this process
+# The harness names its cell, its compute nodes and its API service by uuid sentinels, random in each
+# process; the databases keep them, so the lab derives them from their names instead.
+SENTINEL_NAMESPACE = uuid.UUID("7d0c2f5e-6a47-4a8e-9d2b-2f0c9b1e4c11")
+DATABASE_FILES = {"api": "nova_api", "cell0": "nova_cell0", "cell1": "nova_cell1", "placement": "placement"}
+
+
+class LabFakeDriver(fake.FakeDriver):
+    """Nova's `FakeDriver`, whose hypervisor outlives nova-compute, as a real one does.
+
+    `FakeDriver` holds its servers in memory only, so a compute service started on a kept database
+    would find every server of its host missing: `_init_instance` reads their power state as NOSTATE.
+    This one, on `init_host`, takes up again the servers the cell database places on its host, in their
+    last recorded power state, before the compute manager looks at them.
+    """
+
+    def init_host(self, host: str) -> None:
+        super().init_host(host)
+        context = nova_context.get_admin_context()  # the harness targets it at the host's cell
+        for instance in objects.InstanceList.get_by_host(context, host, expected_attrs=["flavor"]):
+            if instance.vm_state in (vm_states.BUILDING, vm_states.DELETED, vm_states.SOFT_DELETED):
+                continue
+            state = instance.power_state or power_state.RUNNING
+            self.instances[instance.uuid] = fake.FakeInstance(instance.name, state, instance.uuid)
+            flavor = instance.flavor
+            self.resources.claim(vcpus=flavor.vcpus, mem=flavor.memory_mb, disk=flavor.root_gb)
+        if self.instances:
+            LOG.info("%s: %d servers taken up again", host, len(self.instances))
+
+
+class _DefaultFlavorsOnce(nova_fixtures.DefaultFlavorsFixture):
+    """The harness's default flavors, made only in a new database."""
+
+    def setUp(self) -> None:
+        try:
+            objects.Flavor.get_by_flavor_id(nova_context.get_admin_context(), "1")
+        except exception.FlavorNotFound:
+            super().setUp()
+        else:
+            fixtures.Fixture.setUp(self)
 
 
 class _LabStack(integrated_helpers._IntegratedTestBase):
@@ -54,17 +104,72 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
     STUB_KEYSTONE = False  # the real authtoken and keystonecontext filters, against the lab's Keystone
     hosts: tuple[str, ...] = ("host1", "host2", "host3")
     keystone: dict[str, str] = {}  # [keystone_authtoken] options: where Keystone is, Nova's service user
+    databases: Path | None = None  # where Nova's and placement's SQLite files are kept (None: temporary)
 
     def lab(self) -> None:
         """The harness needs a test method to name; the lab never runs one."""
 
     def setUp(self) -> None:
         self.useFixture(fixtures.MonkeyPatch("sqlalchemy.create_engine", _pooled_sqlite(sqlalchemy.create_engine)))
+        if self.databases is not None:
+            self._keep_databases(self.databases)
         super().setUp()
+
+    def _keep_databases(self, directory: Path) -> None:
+        """Nova's API, cell0 and cell1 databases and placement's in `directory`, found again on a later
+        start: the harness would make new temporary ones each time, then seed them with flavors and
+        cell and host mappings, which a kept database already has."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("cell1", "osapi_host", "metadata_host", *(f"node_{host}" for host in self.hosts)):
+            uuidsentinel._sentinels[name] = str(uuid.uuid5(SENTINEL_NAMESPACE, name))  # no public setter
+        files = {
+            "api": DATABASE_FILES["api"],
+            "placement": DATABASE_FILES["placement"],
+            objects.CellMapping.CELL0_UUID: DATABASE_FILES["cell0"],
+            uuidsentinel.cell1: DATABASE_FILES["cell1"],
+        }
+        kept = _kept_sqlite(directory, files)
+        # By module object: the package nova.tests.fixtures re-exports the name `nova` (the top package)
+        # over its submodule of that name, so a dotted path would patch the wrong module.
+        for where in ("nova.tests.fixtures.nova", "nova.tests.functional.fixtures"):
+            self.useFixture(fixtures.MockPatchObject(sys.modules[where], "_use_file_backed_sqlite_with_wal", kept))
+        # oslo.db's ad-hoc database fixture, under placement's, deletes its SQLite file when it ends.
+        self.useFixture(fixtures.MockPatchObject(placement_fixtures.Database, "_cleanup", _keep_file))
+        cache_schema = nova_fixtures.CellDatabases._cache_schema
+        self.useFixture(
+            fixtures.MonkeyPatch("nova.tests.fixtures.CellDatabases._cache_schema", _schema_once(cache_schema))
+        )
+        self.useFixture(fixtures.MonkeyPatch("nova.tests.fixtures.DefaultFlavorsFixture", _DefaultFlavorsOnce))
+        # The harness ends each service with `kill`, which deletes its record (and a compute service's
+        # nodes) from the database: a compute host started again would be a new host holding servers,
+        # which Nova refuses. The lab stops its services, as an operator does.
+        self.useFixture(fixtures.MockPatchObject(nova_service.Service, "kill", nova_service.Service.stop))
+
+    def _setup_cells(self) -> None:
+        """cell0 and cell1 with their mappings, as the harness makes them, or found again."""
+        databases = nova_fixtures.CellDatabases()
+        context = nova_context.get_context()
+        for name, cell_uuid in (("cell0", objects.CellMapping.CELL0_UUID), ("cell1", uuidsentinel.cell1)):
+            try:
+                cell = objects.CellMapping.get_by_uuid(context, cell_uuid)
+            except exception.CellMappingNotFound:
+                cell = objects.CellMapping(
+                    context=context,
+                    uuid=cell_uuid,
+                    name=name,
+                    transport_url=FAKE_TRANSPORT,
+                    database_connection=cell_uuid,
+                )
+                cell.create()
+            self.cell_mappings[name] = cell
+            databases.add_cell_database(cell_uuid, default=name == "cell1")
+        self.useFixture(databases)
 
     def _setup_services(self) -> None:
         self.flags(api_paste_config=str(Path(sys.prefix) / "etc/nova/api-paste.ini"), group="wsgi")
-        self.flags(compute_driver="fake.FakeDriver")
+        # Nova loads drivers from nova.virt only: the lab's is lent to nova.virt.fake while it runs.
+        self.useFixture(fixtures.MonkeyPatch("nova.virt.fake.LabFakeDriver", LabFakeDriver))
+        self.flags(compute_driver="fake.LabFakeDriver")
         self.flags(recheck_quota=False, group="quota")
         # No late check of the group's policy on the compute host (many deployments turn it off for
         # cells isolation): the scheduler still enforces the policy at every boot, and the lab boots
@@ -78,6 +183,9 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
         super()._setup_services()
 
     def _setup_compute_service(self):
+        # Hosts mapped by an earlier start are mapped already: the harness would map them again.
+        for mapping in objects.HostMappingList.get_all(nova_context.get_admin_context()):
+            self.host_mappings[mapping.host] = mapping
         for host in self.hosts:
             self._start_compute(host)
         return self.computes[self.hosts[0]]
@@ -106,6 +214,37 @@ def _pooled_sqlite(create_engine: Callable) -> Callable:
         return create_engine(url, **kwargs)
 
     return create
+
+
+def _kept_sqlite(directory: Path, files: dict[str, str]) -> Callable[[str], tuple[str, str]]:
+    """The harness's `_use_file_backed_sqlite_with_wal`, with a lasting file per database name."""
+
+    def database(name: str) -> tuple[str, str]:
+        path = directory / f"{files.get(name, name.replace('/', '_').replace(':', '_'))}.sqlite"
+        if not path.exists():
+            connection = sqlite3.connect(path)
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+            finally:
+                connection.close()
+        return f"sqlite:///{path}", str(path)
+
+    return database
+
+
+def _keep_file(fixture: object) -> None:
+    """In place of oslo.db's ad-hoc fixture's `_cleanup`, which would delete the database file."""
+
+
+def _schema_once(cache_schema: Callable) -> Callable:
+    """`CellDatabases._cache_schema`, skipped for a cell database that has its schema already."""
+
+    def apply(self, connection_str: str) -> None:
+        engine = self._ctxt_mgrs[connection_str].writer.get_engine()
+        if not sqlalchemy.inspect(engine).has_table("instances"):
+            cache_schema(self, connection_str)
+
+    return apply
 
 
 def _register_authtoken_options() -> None:
@@ -139,12 +278,14 @@ def authtoken_options(auth_url: str, password: str) -> dict[str, str]:
     }
 
 
-def start_stack(hosts: int = 3, keystone: dict[str, str] | None = None) -> _LabStack:
-    """Start the whole Nova stack in this process and return it; `keystone`: `authtoken_options()`."""
+def start_stack(hosts: int = 3, keystone: dict[str, str] | None = None, databases: Path | None = None) -> _LabStack:
+    """Start the whole Nova stack in this process and return it; `keystone`: `authtoken_options()`;
+    `databases`: the directory where Nova's and placement's databases are kept (None: temporary)."""
     if not os.environ.get("OS_NOVA_DISABLE_EVENTLET_PATCHING"):
         raise RuntimeError("start the lab through `python -m cohort_lab` (it selects native threading)")
     stack = _LabStack("lab")
     stack.hosts = tuple(f"host{n}" for n in range(1, hosts + 1))
     stack.keystone = dict(keystone or {})
+    stack.databases = databases
     stack.setUp()
     return stack

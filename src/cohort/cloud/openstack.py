@@ -26,6 +26,8 @@ import openstack.connection
 import openstack.exceptions
 from keystoneauth1 import discover
 from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3 as ks_v3
 
 from cohort.cloud.base import (
     BadRequest,
@@ -302,6 +304,11 @@ def _error_for(status: int, message: str) -> CloudError:
     return ERRORS_BY_STATUS.get(status, CloudError)(message)
 
 
+def _is_authentication(exc: ks_exceptions.HttpError) -> bool:
+    """Whether `exc` answered a login (`POST .../auth/tokens`), not a call to the service."""
+    return (getattr(exc, "url", None) or "").rstrip("/").endswith("/auth/tokens")
+
+
 @contextlib.contextmanager
 def translated_errors() -> Iterator[None]:
     """Turn keystoneauth and openstacksdk failures into `CloudError`s; nothing of theirs escapes."""
@@ -310,6 +317,10 @@ def translated_errors() -> Iterator[None]:
     except CloudError:
         raise
     except ks_exceptions.HttpError as exc:  # e.g. Keystone refused the credentials while authenticating
+        if _is_authentication(exc):
+            # Keystone answers a revoked application credential with 404: that is a refused login,
+            # never a NotFound, which would tell reconciliation that the tenant's groups are gone.
+            raise Forbidden(f"Keystone refused the credentials ({exc.http_status}): {exc.message or exc}") from None
         raise _error_for(exc.http_status or 0, exc.message or str(exc)) from None
     except (ks_exceptions.ConnectionError, ks_exceptions.RequestTimeout) as exc:
         raise Unreachable(f"The cloud did not answer: {exc}") from None
@@ -319,3 +330,72 @@ def translated_errors() -> Iterator[None]:
         raise _error_for(exc.status_code or 0, exc.details or str(exc)) from None
     except (ks_exceptions.ClientException, openstack.exceptions.SDKException) as exc:
         raise CloudError(f"{type(exc).__name__}: {exc}") from None
+
+
+def check_cloud(access: CloudAccess, project: str = "") -> str:
+    """Log in to the cloud of `access` as Cohort will, and find Nova in the catalog; say what is wrong.
+
+    `project`: the project (id, or name in the user's domain) to log in to; without it the user's
+    default project, if any. Returns a one-line summary; raises `Unreachable` (Keystone does not
+    answer), `Forbidden` (Keystone refuses the credentials, or the project), `NotFound` (no compute
+    endpoint in the catalog). Secrets never appear in a message. `admin_token` access is not checked.
+    """
+    if access.auth_type == "admin_token":
+        return "not checked (admin_token: no Keystone)"
+    url = _v3_url(access.auth_url)
+    session = ks_session.Session(verify=access.verify_tls, timeout=DEFAULT_TIMEOUT)
+    try:
+        session.get(url, authenticated=False, raise_exc=False)
+    except (ks_exceptions.ConnectionError, ks_exceptions.RequestTimeout) as exc:
+        raise Unreachable(f"Keystone at {url} is unreachable: {type(exc).__name__}") from None
+    credentials = dict(access.credentials)
+    if access.auth_type in APPLICATION_CREDENTIAL_AUTH_TYPES:
+        plugin = ks_v3.ApplicationCredential(auth_url=url, **credentials)
+        who = f"application credential {credentials.get('application_credential_id') or ''}".strip()
+    else:
+        if not credentials.get("username") and not credentials.get("user_id"):
+            return f"Keystone at {url} answers; no user in the cloud's credentials, so the login is checked per tenant"
+        scope = {}
+        if project:
+            domain = {"project_domain_name": credentials.get("user_domain_name", "Default")}
+            scope = {"project_id": project} if _looks_like_id(project) else {"project_name": project, **domain}
+        plugin = ks_v3.Password(auth_url=url, **credentials)
+        who = f"user {credentials.get('username') or credentials.get('user_id')}"
+        _login(session, plugin, f"Keystone at {url} refused {who}")
+        if scope:
+            plugin = ks_v3.Password(auth_url=url, **credentials, **scope)
+            _login(
+                session,
+                plugin,
+                f"Keystone at {url} accepted {who} but not on project {project!r}: "
+                "the project does not exist, or the user has no role on it",
+            )
+    access_info = _login(session, plugin, f"Keystone at {url} refused {who}")
+    if not access_info.project_id:
+        return f"Keystone at {url} accepted {who} (no project: the compute endpoint is checked per tenant)"
+    interface = access.options.get("interface", "public")
+    try:
+        compute = access_info.service_catalog.url_for(
+            service_type="compute", interface=interface, region_name=access.region or None
+        )
+    except ks_exceptions.EndpointNotFound:
+        compute = None
+    if not compute:
+        region = f" in region {access.region!r}" if access.region else ""
+        raise NotFound(f"Keystone at {url} lists no compute endpoint{region} for project {access_info.project_id}.")
+    return f"Keystone at {url} accepted {who} on project {access_info.project_id}; Nova at {compute}"
+
+
+def _login(session: Any, plugin: Any, refused: str) -> Any:
+    try:
+        return plugin.get_access(session)
+    except ks_exceptions.HttpError as exc:
+        raise Forbidden(f"{refused} ({exc.http_status}): {exc.message}") from None
+    except (ks_exceptions.ConnectionError, ks_exceptions.RequestTimeout) as exc:
+        raise Unreachable(f"{refused}: {type(exc).__name__}") from None
+    except ks_exceptions.ClientException as exc:
+        raise CloudError(f"{refused}: {type(exc).__name__}: {exc}") from None
+
+
+def _looks_like_id(value: str) -> bool:
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)

@@ -1,7 +1,9 @@
 """`cohort serve`: the embedded default in one command.
 
 Starts the lab (a real Keystone and Nova on 127.0.0.1, when the `lab` extra is installed; else says loudly that
-the cloud is in memory), migrates the SQLite database under COHORT_HOME, creates the demo records,
+the cloud is in memory; the lab keeps its state in COHORT_HOME/lab, stamped with the database it belongs to,
+and serve refuses to pair it with another database's records; `--reset-lab` starts it empty), migrates the
+SQLite database under COHORT_HOME, creates the demo records,
 prints an admin token and example requests, then supervises gunicorn, a Celery worker and the
 periodic scheduler (over a file-system broker, so no broker server is needed) until interrupted: a
 child that dies is restarted with backoff while the others go on (`cohort.core.supervisor`), and
@@ -14,7 +16,7 @@ import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from cohort.core.authentication import issue_token
 from cohort.core.supervisor import Child, Supervisor
@@ -65,26 +67,65 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=os.environ.get("COHORT_BIND", "127.0.0.1:8000"))
         parser.add_argument("--memory", action="store_true", help="use the in-memory cloud, not the lab")
+        parser.add_argument(
+            "--reset-lab",
+            action="store_true",
+            help="start the lab empty, forgetting its groups, servers and tenants and Cohort's records of its groups",
+        )
 
-    def handle(self, bind, memory, **options):
+    def handle(self, bind, memory, reset_lab, **options):
         import cohort_lab
 
         lab = None
         if not memory and cohort_lab.nova_installed():
+            lab_dir = settings.HOME / "lab"
+            call_command("migrate", interactive=False, verbosity=0)  # the records are checked against the lab
+            if reset_lab:
+                cohort_lab.reset_state(lab_dir)
+                groups, servers = demo.forget_lab_records()
+                forgot = f"forgot {groups} server group(s) and {servers} server(s)"
+                self.stdout.write(f"The lab starts empty (--reset-lab); {forgot}.")
+            else:
+                problem = demo.lab_mismatch(lab_dir, cohort_lab.read_stamp(lab_dir), cohort_lab.has_state(lab_dir))
+                if problem:
+                    raise CommandError(problem)
             self.stdout.write("Starting the lab (a real Keystone and Nova on 127.0.0.1)...")
             self.stdout.flush()
-            lab = cohort_lab.start_lab(settings.HOME / "lab")
+            lab = cohort_lab.start_lab(lab_dir)
         try:
             self.run(bind, lab, asked_for_memory=memory)
         finally:
             if lab is not None:
                 lab.stop()
 
+    @staticmethod
+    def application_credential(lab):
+        """A new application credential of the second demo tenant's user (its secret is shown only once,
+        so each start makes one), the previous one revoked; its `CloudAccess`."""
+        import secrets
+
+        import cohort_lab
+        from cohort.cloud import CloudError
+
+        user = lab.tenant(demo.APP_CREDENTIAL_PROJECT)
+        previous = demo.previous_application_credential()
+        if previous:
+            try:
+                cohort_lab.delete_application_credential(user, previous)
+            except CloudError:
+                pass  # already gone (the lab was reset)
+        return cohort_lab.create_application_credential(user, f"cohort-demo-{secrets.token_hex(4)}")
+
     def run(self, bind, lab, asked_for_memory=False):
         os.environ["COHORT_CLOUD_DRIVER"] = OPENSTACK_DRIVER if lab else MEMORY_DRIVER
         call_command("migrate", interactive=False, verbosity=0)
         demo_access = lab.tenant(demo.DEMO_PROJECT) if lab else None
-        records = demo.bootstrap(demo_access, lab.admin() if lab else None)
+        app_access = self.application_credential(lab) if lab else None
+        records = demo.bootstrap(demo_access, lab.admin() if lab else None, app_access=app_access)
+        if lab:
+            import cohort_lab
+
+            cohort_lab.write_stamp(lab.state_dir, demo.lab_stamp())  # the lab's state now belongs to this database
         clouds = write_clouds_yaml(settings.HOME / "lab" / "clouds.yaml", demo_access) if lab else None
         token = issue_token(records["admin"])
         tenant = records["tenant"].uuid.hex
@@ -92,7 +133,7 @@ class Command(BaseCommand):
         if lab:
             cloud = (
                 f"the lab, a real Keystone 30 at {lab.auth_url} and Nova 34 at {lab.endpoint}"
-                " (Nova starts empty each time)"
+                f" (they keep their state in {lab.state_dir}: --reset-lab starts it empty)"
             )
         elif asked_for_memory:
             cloud = "the IN-MEMORY cloud (--memory): nothing reaches OpenStack, and no server can be booted"
@@ -104,7 +145,12 @@ class Command(BaseCommand):
             f"Cloud: {cloud}\n"
             f"Admin token: {token}\n"
             f"Demo tenant: {tenant}\n"
-            f"Web page: {base}/ui/  (give admin a password first: .venv/bin/cohort user admin --password -)\n\n"
+            + (
+                f"Second demo tenant (application credential): {records['app_tenant'].uuid.hex}\n"
+                if "app_tenant" in records
+                else ""
+            )
+            + f"Web page: {base}/ui/  (give admin a password first: .venv/bin/cohort user admin --password -)\n\n"
             "Try:\n"
             f"  curl -s {auth} {base}/api/openstack-server-groups/\n"
             f"  curl -s {auth} -H 'Content-Type: application/json' \\\n"

@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from cohort.cloud.base import CloudAccess, CloudError
 from cohort.structure.management.commands._lookup import find, pairs
 from cohort.structure.models import Customer, ServiceSettings
 from cohort.structure.services import cloud_save
@@ -9,7 +10,8 @@ class Command(BaseCommand):
     help = (
         "Register (or update) an OpenStack cloud as service settings; prints its uuid. Example: "
         "cohort cloud prod --auth-url https://keystone.example.com/v3 --credential username=cohort "
-        "--credential password=... --credential user_domain_name=Default"
+        "--credential password=... --credential user_domain_name=Default. It first logs in to Keystone "
+        "(--project: on that project) and finds Nova in the catalog, and says what is wrong if it cannot."
     )
 
     def add_arguments(self, parser):
@@ -22,8 +24,21 @@ class Command(BaseCommand):
         parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
         parser.add_argument("--shared", action="store_true")
         parser.add_argument("--customer")
+        parser.add_argument("--project", default="", help="the project (id or name) the check logs in to")
+        parser.add_argument("--no-check", action="store_true", help="register without logging in to Keystone")
 
     def handle(self, name, auth_url, auth_type, credential, option, region, insecure, shared, customer, **opts):
+        if not opts["no_check"]:
+            access = CloudAccess(
+                auth_url=auth_url,
+                project_id="",
+                auth_type=auth_type,
+                credentials=pairs(credential),
+                region=region,
+                verify_tls=not insecure,
+                options=pairs(option),
+            )
+            self.stderr.write(check(access, opts["project"]))
         settings = cloud_save(
             name=name,
             values={
@@ -38,3 +53,14 @@ class Command(BaseCommand):
             },
         )
         self.stdout.write(settings.uuid.hex)
+
+
+def check(access: CloudAccess, project: str) -> str:
+    """Log in as the cloud's credentials would (`cohort.cloud.openstack.check_cloud`); a `CommandError`
+    saying what is wrong, with `--no-check` as the way around."""
+    from cohort.cloud.openstack import check_cloud
+
+    try:
+        return check_cloud(access, project)
+    except CloudError as error:
+        raise CommandError(f"{error.message} Not registered (--no-check registers it unchecked).") from None
