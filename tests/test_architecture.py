@@ -53,7 +53,8 @@ BELOW = {
     "dispatch": {"tasks", "models"},
     "tasks": {"steps", "reconcile", "models"},
     "steps": {"clouds", "models"},
-    "reconcile": {"clouds", "models"},
+    "reconcile": {"clouds", "models", "placement"},
+    "placement": {"clouds", "models"},
     "clouds": {"models"},
 }
 

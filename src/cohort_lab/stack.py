@@ -10,7 +10,8 @@ and roles from the validated token (the harness would stub both and trust reques
 hosts (three by default, host1..hostN, with `fake.FakeDriver`'s practically unlimited capacity, so a
 server fails to schedule only because of its group's policy), the paste config (the one installed with
 nova), and the quotas: unlimited, so a project can hold thousands of groups (an admin can still set a
-per-project quota through `os-quota-sets`, as on a real cloud), and without the post-create recheck,
+per-project quota through `os-quota-sets`, as on a real cloud), the compute hosts' late check of a
+group's policy (off, so that an admin's forced host can break a policy), and without the post-create recheck,
 which only guards against concurrent creates (the lab serves one request at a time) and costs a third
 of every create. One more change is for speed alone: oslo.db gives file-backed SQLite a NullPool, so
 every query opened a new connection; the lab pools them, as SQLAlchemy does by default, which makes
@@ -65,6 +66,11 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
         self.flags(api_paste_config=str(Path(sys.prefix) / "etc/nova/api-paste.ini"), group="wsgi")
         self.flags(compute_driver="fake.FakeDriver")
         self.flags(recheck_quota=False, group="quota")
+        # No late check of the group's policy on the compute host (many deployments turn it off for
+        # cells isolation): the scheduler still enforces the policy at every boot, and the lab boots
+        # one at a time, so the race the check guards against never happens; but an admin's forced
+        # host (`nova:HOST`) can now break a policy, as an operator's forced move does.
+        self.flags(disable_group_policy_check_upcall=True, group="workarounds")
         _register_authtoken_options()
         self.flags(**self.keystone, group=AUTHTOKEN_GROUP)
         for quota in UNLIMITED_QUOTAS:

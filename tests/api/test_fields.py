@@ -23,7 +23,7 @@ CONTRACT_KEYS = [
     "marketplace_resource_uuid", "marketplace_plan_uuid", "marketplace_resource_state", "is_usage_based",
     "is_limit_based",
 ]  # fmt: skip
-COHORT_KEYS = ["rules"]  # CONTRACT section 7: Cohort's own keys, after the reference's
+COHORT_KEYS = ["rules", "placement_status"]  # CONTRACT section 7: Cohort's own keys, after the reference's
 KEYS = list(SERVER_GROUP.names)  # what the renderer must answer: the declaration, pinned below
 NULL_KEYS = [key for key in CONTRACT_KEYS if key.startswith("marketplace_")] + [
     "is_usage_based",

@@ -276,3 +276,17 @@ def test_query_count_does_not_grow_with_members(api, world, django_assert_max_nu
     with django_assert_max_num_queries(6):
         response = client.get(GROUPS, {"page_size": 50, "state": ["OK", "ERRED"], "o": "-name"})
     assert sum(len(item["instances"]) for item in response.json()) == 300
+
+
+def test_filtering_on_placement_status_costs_no_more_queries(api, world):
+    bulk_groups(world.tenant, 300, members=2)
+    ServerGroup.objects.filter(name__endswith="7").update(placement_status="violated")
+    client = api(world.users.member)
+    client.get(GROUPS)  # settle anything done once per token
+
+    plain, _ = count_queries(client, {"page_size": 300})
+    filtered, page = count_queries(
+        client, {"page_size": 300, "placement_status": ["violated", "degraded"], "field": ["name", "placement_status"]}
+    )
+    assert len(page) == 30 and {item["placement_status"] for item in page} == {"violated"}
+    assert filtered == plain

@@ -43,7 +43,7 @@ CHECKS = [
 ]
 
 
-GROUP_PATHS = ("{uuid}/", "{uuid}/pull/", "{uuid}/set_ok/", "{uuid}/set_erred/", "{uuid}/unlink/")
+GROUP_PATHS = ("{uuid}/", "{uuid}/pull/", "{uuid}/set_ok/", "{uuid}/set_erred/", "{uuid}/unlink/", "{uuid}/placement/")
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ OPERATIONS = {
     "openstack_server_groups_partial_update": ("patch", GROUP),
     "openstack_server_groups_destroy": ("delete", GROUP),
     "openstack_server_groups_pull": ("post", GROUP + "pull/"),
+    "openstack_server_groups_placement_retrieve": ("get", GROUP + "placement/"),  # Cohort's own
     "openstack_server_groups_unlink": ("post", GROUP + "unlink/"),
     "openstack_server_groups_set_ok": ("post", GROUP + "set_ok/"),
     "openstack_server_groups_set_erred": ("post", GROUP + "set_erred/"),
@@ -52,6 +53,7 @@ STATUSES = {
     "openstack_server_groups_partial_update": {200, 400, 401, 403, 404, 409},
     "openstack_server_groups_destroy": {204, 401, 403, 404, 409},
     "openstack_server_groups_pull": {202, 401, 403, 404, 409},
+    "openstack_server_groups_placement_retrieve": {200, 401, 404},
     "openstack_server_groups_unlink": {204, 401, 403, 404},
     "openstack_server_groups_set_ok": {200, 401, 403, 404},
     "openstack_server_groups_set_erred": {200, 400, 401, 403, 404},

@@ -49,7 +49,7 @@ from tests.workers import wait_for
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 # Keys the reference does not have; the client keeps them in `additional_properties`.
-EXTENSIONS = {"rules"}
+EXTENSIONS = {"rules", "placement_status"}
 
 
 @pytest.fixture

@@ -309,6 +309,14 @@ def test_anti_affinity_spreads_then_finds_no_valid_host(cloud: Cloud) -> None:
     assert tenant.driver.get_server_group(group.id).members == tuple(sorted(s.id for s in booted))
     listed = {server.id: server for server in tenant.driver.list_servers()}
     assert (listed[refused.id].status, listed[refused.id].host_id) == (NO_VALID_HOST, "")
+    # Nova's fault comes with the paged listing, and only for the server in ERROR
+    assert listed[refused.id].fault_message == "No valid host was found. There are not enough hosts available."
+    assert [listed[server.id].fault_message for server in placed] == [""] * cloud.hosts
+
+
+def test_a_tenant_user_may_not_list_compute_hosts(tenant: Tenant) -> None:
+    with pytest.raises(Forbidden, match="os-services"):
+        tenant.driver.list_compute_hosts()
 
 
 def test_anti_affinity_rule_allows_that_many_per_host(cloud: Cloud) -> None:

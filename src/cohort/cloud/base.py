@@ -50,12 +50,30 @@ class RemoteServerGroup:
 
 @dataclass(frozen=True)
 class RemoteServer:
-    """A Nova server. `host_id` is Nova's per-project hash of its host, "" when unscheduled."""
+    """A Nova server. `host_id` is Nova's per-project hash of its host (SHA-224 of the project id and
+    the host name), "" when unscheduled; `fault_message` is Nova's `fault.message`, why it is in
+    ERROR ("" when it has no fault). Both come with the paged listing (`GET /servers/detail`)."""
 
     id: str
     name: str
     status: str
     host_id: str = ""
+    fault_message: str = ""
+
+
+@dataclass(frozen=True)
+class ComputeHost:
+    """A compute host as a cloud admin sees it (`GET /os-services?binary=nova-compute`): its name,
+    whether it is enabled (`status`) and whether its service is up (`state`)."""
+
+    name: str
+    enabled: bool = True
+    up: bool = True
+
+    @property
+    def available(self) -> bool:
+        """Whether the scheduler may put a server there."""
+        return self.enabled and self.up
 
 
 class CloudError(Exception):
@@ -106,7 +124,11 @@ class CloudDriver(Protocol):
         """Delete a group (its servers stay); `NotFound` when it is already gone."""
 
     def list_servers(self) -> list[RemoteServer]:
-        """Every server of the tenant with its host id."""
+        """Every server of the tenant with its status, host id and fault message, from the paged
+        listing alone (no request per server)."""
+
+    def list_compute_hosts(self) -> list[ComputeHost]:
+        """The cloud's compute hosts; `Forbidden` unless the credentials are a cloud admin's."""
 
 
 def load_driver(dotted_path: str) -> type[CloudDriver]:

@@ -1,16 +1,23 @@
 """An in-memory Nova for fast unit tests, and the reference for what a driver must do.
 
-It keeps Nova's observable semantics for server groups: the four policies, rules only with
-anti-affinity, a per-project quota (403; -1 is unlimited), duplicate names allowed, 404 for a missing or
-foreign group, deletion that leaves the servers in place, and membership decided at boot by a tiny
-scheduler that honours the policy over a fixed set of hosts (a server that fits nowhere goes to ERROR
-and stays a member, as in Nova). Checks run in Nova's order (request schema, then quota, then the
-rules-only-with-anti-affinity check) and fail with Nova 34's own messages; within the schema a name's
-characters are judged before its length, by Nova's rule as `cohort.cloud.names` states it, which
-Cohort's API applies too. The driver contract tests in `tests/cloud/` run the same cases here and
-against a real Nova, so the two cannot drift. State lives in the process, shared by every driver that
-names the same `auth_url` and project, so tests can look behind Cohort's back through
-`MemoryCloud.project(...)`.
+It keeps Nova's observable semantics for server groups: the four policies, rules only with anti-affinity,
+a per-project quota (403; -1 is unlimited), duplicate names allowed, 404 for a missing or foreign group,
+deletion that leaves the servers in place, and membership decided at boot by a tiny scheduler that
+honours the policy over the cloud's available hosts (a server that fits nowhere goes to ERROR with Nova's
+fault, "No valid host was found. There are not enough hosts available.", and stays a member, as in Nova).
+Servers are listed as Nova's paged `GET /servers/detail` lists them: status, `hostId` (SHA-224 of the
+project id and the host name, "" when unscheduled) and the fault's message ("" when none). An admin may
+boot a server onto a named host (`boot_server(..., host=)`), bypassing the policy as Nova's forced
+placement does, and list the cloud's compute hosts (`list_compute_hosts`); the memory cloud takes an
+access as a cloud admin's when its credentials hold a `token` starting with `admin:` (the lab's
+`user:project` token convention), and refuses anyone else with 403, as Nova does. Hosts belong to the
+cloud (its `auth_url`), shared by its projects: `MemoryCloud.hosts(auth_url)` can disable a host or mark
+it down. Checks run in Nova's order (request schema, then quota, then the rules-only-with-anti-affinity
+check) and fail with Nova 34's own messages; within the schema a name's characters are judged before its
+length, by Nova's rule as `cohort.cloud.names` states it, which Cohort's API applies too. The driver
+contract tests in `tests/cloud/` run the same cases here and against a real Nova, so the two cannot
+drift. State lives in the process, shared by every driver that names the same `auth_url` and project, so
+tests can look behind Cohort's back through `MemoryCloud.project(...)`.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from cohort.cloud.base import (
     BadRequest,
     CloudAccess,
     CloudError,
+    ComputeHost,
     Forbidden,
     NotFound,
     RemoteServer,
@@ -36,6 +44,8 @@ from cohort.cloud.names import NAME_MAX_LENGTH, refused_character
 DEFAULT_QUOTA = 10
 UNLIMITED = -1
 DEFAULT_HOSTS = ("host1", "host2", "host3")
+NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+ADMIN_TOKEN_PREFIX = "admin:"
 INVALID_NAME = (
     "An invalid 'name' value was provided. The name must be: printable characters. "
     "Can not start or end with whitespace."
@@ -57,14 +67,15 @@ class _Server:
     name: str
     status: str
     host: str
+    fault: str = ""
 
 
 class MemoryProject:
     """One Nova project's server groups and servers."""
 
-    def __init__(self, project_id: str, hosts: tuple[str, ...] = DEFAULT_HOSTS, quota: int = DEFAULT_QUOTA):
+    def __init__(self, project_id: str, hosts: dict[str, ComputeHost] | None = None, quota: int = DEFAULT_QUOTA):
         self.project_id = project_id
-        self.hosts = hosts
+        self.compute_hosts = hosts if hosts is not None else _default_hosts()  # the cloud's, shared
         self.quota = quota
         self.groups: dict[str, _Group] = {}
         self.servers: dict[str, _Server] = {}
@@ -75,13 +86,21 @@ class MemoryProject:
         # Nova's hostId: a per-project hash of the host name, hiding the name itself.
         return hashlib.sha224((self.project_id + host).encode()).hexdigest() if host else ""
 
-    def boot_server(self, name: str, group_id: str | None = None) -> RemoteServer:
-        """Boot a server as a tenant user would, with the `group` scheduler hint."""
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The hosts the scheduler may use: enabled and up."""
+        return tuple(name for name, host in self.compute_hosts.items() if host.available)
+
+    def boot_server(self, name: str, group_id: str | None = None, host: str | None = None) -> RemoteServer:
+        """Boot a server as a tenant user would, with the `group` scheduler hint; with `host`, onto that
+        host whatever the policy, as an admin's forced placement does."""
         group = self.groups.get(group_id) if group_id else None
         if group_id and group is None:
             raise BadRequest(_not_found_message(group_id))
-        host = self._schedule(group)
-        server = _Server(str(uuid.uuid4()), name, "ACTIVE" if host else "ERROR", host)
+        if host is not None and host not in self.compute_hosts:
+            raise BadRequest(f"Compute host {host} could not be found.")
+        host = host if host is not None else self._schedule(group)
+        server = _Server(str(uuid.uuid4()), name, "ACTIVE" if host else "ERROR", host, "" if host else NO_VALID_HOST)
         self.servers[server.id] = server
         if group:
             group.members.append(server.id)
@@ -113,7 +132,7 @@ class MemoryProject:
         return RemoteServerGroup(group.id, group.name, group.policy, dict(group.rules), members)
 
     def _server(self, server: _Server) -> RemoteServer:
-        return RemoteServer(server.id, server.name, server.status, self.host_id(server.host))
+        return RemoteServer(server.id, server.name, server.status, self.host_id(server.host), server.fault)
 
 
 class MemoryCloud:
@@ -121,19 +140,27 @@ class MemoryCloud:
 
     _lock = threading.RLock()
     _projects: dict[tuple[str, str], MemoryProject] = {}
+    _hosts: dict[str, dict[str, ComputeHost]] = {}
 
     @classmethod
     def project(cls, auth_url: str, project_id: str) -> MemoryProject:
         with cls._lock:
             key = (auth_url, project_id)
             if key not in cls._projects:
-                cls._projects[key] = MemoryProject(project_id)
+                cls._projects[key] = MemoryProject(project_id, cls.hosts(auth_url))
             return cls._projects[key]
+
+    @classmethod
+    def hosts(cls, auth_url: str) -> dict[str, ComputeHost]:
+        """The compute hosts of the cloud at `auth_url` by name; replace an entry to disable a host."""
+        with cls._lock:
+            return cls._hosts.setdefault(auth_url, _default_hosts())
 
     @classmethod
     def reset(cls) -> None:
         with cls._lock:
             cls._projects.clear()
+            cls._hosts.clear()
 
 
 class MemoryDriver:
@@ -141,6 +168,7 @@ class MemoryDriver:
 
     def __init__(self, access: CloudAccess):
         self.cloud = MemoryCloud.project(access.auth_url, access.project_id)
+        self.admin = str(access.credentials.get("token", "")).startswith(ADMIN_TOKEN_PREFIX)
 
     def _enter(self, method: str) -> None:
         self.cloud.calls.append(method)
@@ -185,6 +213,17 @@ class MemoryDriver:
         with MemoryCloud._lock:
             self._enter("list_servers")
             return [self.cloud._server(server) for server in self.cloud.servers.values()]
+
+    def list_compute_hosts(self) -> list[ComputeHost]:
+        with MemoryCloud._lock:
+            self._enter("list_compute_hosts")
+            if not self.admin:
+                raise Forbidden("Policy doesn't allow os_compute_api:os-services:list to be performed.")
+            return list(self.cloud.compute_hosts.values())
+
+
+def _default_hosts() -> dict[str, ComputeHost]:
+    return {name: ComputeHost(name) for name in DEFAULT_HOSTS}
 
 
 def _not_found_message(group_id: str) -> str:

@@ -2,7 +2,7 @@
 
 openstacksdk supplies what is hard to get right: the keystoneauth plugins (Keystone v3 password and
 application credentials, or a bare token + endpoint for the lab), the session with TLS verification,
-service-catalog lookup and version discovery. The five calls themselves go through the SDK's compute
+service-catalog lookup and version discovery. The calls themselves go through the SDK's compute
 proxy as plain JSON requests rather than through its resource classes, for three reasons: Nova's
 server-group list has no marker paging, which the SDK's resource listing assumes; the microversion
 must be chosen once, deliberately, per driver (2.64 for `policy` + `rules`, the older `policies` shape
@@ -31,6 +31,7 @@ from cohort.cloud.base import (
     BadRequest,
     CloudAccess,
     CloudError,
+    ComputeHost,
     Conflict,
     Forbidden,
     NotFound,
@@ -116,6 +117,16 @@ class OpenStackDriver:
             if not reply["servers"] or not _has_next_link(reply.get("servers_links", ())):
                 return servers
             params = {"limit": self.page_size, "marker": servers[-1].id}
+
+    def list_compute_hosts(self) -> list[ComputeHost]:
+        # An admin's call (Nova's policy `os_compute_api:os-services:list`); anyone else gets 403.
+        reply = self._request("GET", "/os-services", params={"binary": "nova-compute"})
+        hosts = {}
+        for item in reply.get("services", ()):
+            host = _compute_host(item)
+            if host.name and (host.name not in hosts or host.available):
+                hosts[host.name] = host  # one service per host; a duplicate record counts once
+        return list(hosts.values())
 
     def _negotiated_microversion(self) -> str:
         chosen = self._session.microversions.get(self.wanted_microversion)
@@ -255,7 +266,18 @@ def _server_group(item: Mapping[str, Any]) -> RemoteServerGroup:
 
 
 def _server(item: Mapping[str, Any]) -> RemoteServer:
-    return RemoteServer(item["id"], item.get("name") or "", item.get("status") or "", item.get("hostId") or "")
+    # Nova's detailed listing carries the fault of a server in ERROR (or DELETED), so no GET per server.
+    fault = item.get("fault") or {}
+    message = str(fault.get("message") or "") if isinstance(fault, Mapping) else ""
+    return RemoteServer(item["id"], item.get("name") or "", item.get("status") or "", item.get("hostId") or "", message)
+
+
+def _compute_host(item: Mapping[str, Any]) -> ComputeHost:
+    return ComputeHost(
+        str(item.get("host") or ""),
+        enabled=item.get("status") == "enabled",
+        up=item.get("state") == "up" and not item.get("forced_down", False),
+    )
 
 
 def _has_next_link(links: Any) -> bool:

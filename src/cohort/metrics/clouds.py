@@ -44,5 +44,8 @@ class MeasuredDriver:
     def list_servers(self, *args, **kwargs):
         return self._call("list_servers", *args, **kwargs)
 
+    def list_compute_hosts(self, *args, **kwargs):
+        return self._call("list_compute_hosts", *args, **kwargs)
+
     def __getattr__(self, name: str):  # anything else a driver offers, unmeasured
         return getattr(self.driver, name)

@@ -117,6 +117,10 @@ class ServerGroupFilter(filters.FilterSet):
     state = StateFilter(
         help_text="Repeat the key for any of several states: `state=OK&state=ERRED` (display labels work too)."
     )
+    placement_status = filters.MultipleChoiceFilter(
+        choices=ServerGroup.PlacementStatus.choices,
+        help_text="Repeat the key for any of several verdicts: `placement_status=violated&placement_status=degraded`.",
+    )
     can_manage = BooleanFilter(
         method="filter_can_manage", help_text="Only groups the caller may (true) or may not (false) manage"
     )

@@ -15,6 +15,9 @@ from cohort.core.models import StateModel, StatusModel, TimeStampedModel, UuidMo
 from cohort.events.scope import Owner, Scope
 from cohort.structure.models import Project, ServiceSettings
 
+# A `project_id` among a cloud's credentials scopes the cloud's own access (`Tenant.admin_access`).
+ADMIN_SCOPE = "project_id"
+
 
 class Tenant(UuidModel, TimeStampedModel, StatusModel):
     service_settings = models.ForeignKey(ServiceSettings, on_delete=models.PROTECT, related_name="tenants")
@@ -47,12 +50,35 @@ class Tenant(UuidModel, TimeStampedModel, StatusModel):
         return _in_tenant("OpenStack.Tenant", self, self)
 
     def cloud_access(self) -> CloudAccess:
+        """How Cohort acts in this tenant: the cloud's credentials, overridden by the tenant's own,
+        scoped to the tenant's project (a `project_id` among the cloud's credentials is the scope of
+        its own access, `admin_access`, and is left out here)."""
         cloud = self.service_settings
+        shared = {key: value for key, value in cloud.credentials.items() if key != ADMIN_SCOPE}
         return CloudAccess(
             auth_url=cloud.auth_url,
             project_id=self.backend_id,
             auth_type=cloud.auth_type,
-            credentials={**cloud.credentials, **self.credentials},
+            credentials={**shared, **self.credentials},
+            region=cloud.region,
+            verify_tls=cloud.verify_tls,
+            options=dict(cloud.options),
+        )
+
+    def admin_access(self) -> CloudAccess | None:
+        """The cloud's registered credentials alone (without the tenant's own), scoped to the project
+        they name (`project_id`, e.g. an operator's `admin` project), else to this tenant's; None when
+        the cloud has no credentials of its own. Used for what only a cloud admin may see (compute
+        hosts); whether these credentials are an admin's, only the cloud knows."""
+        cloud = self.service_settings
+        credentials = dict(cloud.credentials)
+        if not set(credentials) - {ADMIN_SCOPE, "user_domain_name", "project_domain_name"}:
+            return None
+        return CloudAccess(
+            auth_url=cloud.auth_url,
+            project_id=credentials.pop(ADMIN_SCOPE, None) or self.backend_id,
+            auth_type=cloud.auth_type,
+            credentials=credentials,
             region=cloud.region,
             verify_tls=cloud.verify_tls,
             options=dict(cloud.options),
@@ -66,8 +92,12 @@ class Instance(UuidModel, TimeStampedModel):
     )
     name = models.CharField(max_length=255, blank=True, default="")
     backend_id = models.CharField(max_length=255)
+    # Nova's per-project hash of the server's host ("" while unscheduled), its status, and the message
+    # of its fault (why it is in ERROR; "" when none), as the last pull saw them, and when.
     host_id = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(max_length=50, blank=True, default="")
+    fault_message = models.TextField(blank=True, default="")
+    seen_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     project_path = "tenant__project"
 
@@ -88,6 +118,15 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
         SOFT_AFFINITY = "soft-affinity", "Soft affinity"
         SOFT_ANTI_AFFINITY = "soft-anti-affinity", "Soft anti-affinity"
 
+    class PlacementStatus(models.TextChoices):
+        """Whether the members' hosts honour the policy (`cohort.openstack.placement.verdict`)."""
+
+        EMPTY = "empty", "Empty"
+        PENDING = "pending", "Pending"
+        SATISFIED = "satisfied", "Satisfied"
+        VIOLATED = "violated", "Violated"
+        DEGRADED = "degraded", "Degraded"
+
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="server_groups")
     name = models.CharField(max_length=150)
     description = models.CharField(max_length=2000, blank=True, default="")
@@ -97,6 +136,11 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
     # A create whose answer never came (a timeout) may still make its Nova group later, after a
     # retry made another: until then, reconciliation deletes such a stray instead of importing it.
     strays_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The placement verdict, recomputed whenever the members' facts are refreshed, and when.
+    placement_status = models.CharField(
+        max_length=20, choices=PlacementStatus.choices, default=PlacementStatus.EMPTY, editable=False, db_index=True
+    )
+    placement_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     project_path = "tenant__project"
 

@@ -1,11 +1,13 @@
 """Reconciliation: making Cohort's records match what Nova has.
 
-`pull` refreshes one settled group (policy, rules, members) from Nova; `pull_tenant` reconciles a
-whole tenant with one paged listing of its groups and one of its servers: it imports groups Nova has
-and Cohort lacks, refreshes settled records, drops settled records whose group is confirmed gone, and
-leaves records in transition alone (their own step owns them). A group that a create made after the
-record had already gone ERRED (the cloud answered too late) is linked to that record, never imported
-as a second one. Nothing here runs a lifecycle step; that is `cohort.openstack.steps`.
+`pull` refreshes one settled group (policy, rules, members, and its placement verdict) from Nova;
+`pull_tenant` reconciles a whole tenant with one paged listing of its groups and one of its servers
+(their status, host ids and faults, from which every group's placement verdict is judged again,
+`cohort.openstack.placement`): it imports groups Nova has and Cohort lacks, refreshes settled records,
+drops settled records whose group is confirmed gone, and leaves records in transition alone (their own
+step owns them). A group that a create made after the record had already gone ERRED (the cloud answered
+too late) is linked to that record, never imported as a second one. Nothing here runs a lifecycle step;
+that is `cohort.openstack.steps`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cohort.events.services import event_record
 from cohort.events.types import EventType
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import Instance, ServerGroup, Tenant
+from cohort.openstack.placement import refresh_placement, refresh_tenant_placement
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ def pull(group_id: int) -> None:
         locked.tenant = group.tenant  # already read, with what an event names
         _apply(locked, remote)
         _sync_servers(group.tenant, servers, [(remote, locked)])
+        # Only this group's verdict: the others' rows are not locked here, and a tenant pull locking
+        # them meanwhile would deadlock with us; the next tenant pull judges them.
+        refresh_placement([locked])
 
 
 def _fail_if_settled(group: ServerGroup, message: str, trace: str = "") -> None:
@@ -125,7 +131,7 @@ def _sync_servers(
         instance = existing.get(server.id)
         current = instance.server_group_id if instance else None
         group_pk = member_of.get(server.id, None if current in authoritative else current)
-        values = (server.name, server.host_id, server.status, group_pk)
+        values = (server.name, server.host_id, server.status, server.fault_message, group_pk)
         if instance is None:
             new.append(
                 Instance(
@@ -134,16 +140,20 @@ def _sync_servers(
                     name=server.name,
                     host_id=server.host_id,
                     status=server.status,
+                    fault_message=server.fault_message,
                     server_group_id=group_pk,
+                    seen_at=now,
                 )
             )
-        elif (instance.name, instance.host_id, instance.status, current) != values:
-            instance.name, instance.host_id, instance.status, instance.server_group_id = values
+        elif (instance.name, instance.host_id, instance.status, instance.fault_message, current) != values:
+            instance.name, instance.host_id, instance.status, instance.fault_message, instance.server_group_id = values
             instance.modified = now
             changed.append(instance)
     Instance.objects.bulk_create(new)
-    Instance.objects.bulk_update(changed, ["name", "host_id", "status", "server_group", "modified"])
+    fields = ["name", "host_id", "status", "fault_message", "server_group", "modified"]
+    Instance.objects.bulk_update(changed, fields)
     Instance.objects.filter(tenant=tenant).exclude(backend_id__in=[s.id for s in servers]).delete()
+    Instance.objects.filter(tenant=tenant).update(seen_at=now)  # every record left was in the listing
 
 
 def pull_tenant(tenant_id: int) -> bool:
@@ -207,6 +217,7 @@ def pull_tenant(tenant_id: int) -> bool:
             )
         ServerGroup.objects.filter(pk__in=[r.pk for r in stale]).delete()
         _sync_servers(tenant, servers, pairs)
+        refresh_tenant_placement(tenant)  # every member's facts are fresh; every row is locked above
         # The time of the last successful pull: /health/ready and the reconciliation lag metric.
         Tenant.objects.filter(pk=tenant.pk).update(error_message="", pulled_at=timezone.now())
     _delete_strays(driver, strays)

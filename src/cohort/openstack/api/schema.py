@@ -29,6 +29,7 @@ from cohort.core.schema import (
 from cohort.core.shapes import documenting_serializer
 from cohort.core.states import State
 from cohort.openstack.api.serializers import (
+    PlacementSerializer,
     RulesField,
     ServerGroupCreateSerializer,
     ServerGroupWriteSerializer,
@@ -147,6 +148,14 @@ server_group_schema = extend_schema_view(
         description="Schedule a refresh of the group's policy, rules and members from Nova.",
         request=None,
         responses={202: DetailSerializer, **CHANGED, 409: CONFLICT},
+    ),
+    placement=_op(
+        "openstack_server_groups_placement_retrieve",
+        "Does the placement hold?",
+        description="The placement verdict, where each member is (hosts as short labels; host names for staff where "
+        "the cloud's credentials may list compute hosts), and the failed members with Nova's fault. Judged at each "
+        "pull; the same visibility as the group.",
+        responses={200: PlacementSerializer, **SEEN},
     ),
     unlink=_op(
         "openstack_server_groups_unlink",

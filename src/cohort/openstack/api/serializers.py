@@ -154,6 +154,8 @@ class InstanceSerializer(serializers.Serializer):
     backend_id = serializers.CharField()
     host_id = serializers.CharField()
     runtime_state = serializers.CharField(source="status")
+    fault_message = serializers.CharField(help_text="Why Nova put the server in ERROR (its fault); empty when none.")
+    seen_at = serializers.DateTimeField(allow_null=True, help_text="When Cohort last saw the server in Nova's listing.")
     tenant = LinkField("openstack-tenants")
     tenant_uuid = HexUUIDField(source="tenant.uuid")
     server_group = LinkField("openstack-server-groups", allow_null=True)
@@ -162,3 +164,48 @@ class InstanceSerializer(serializers.Serializer):
     customer_uuid = HexUUIDField(source="tenant.project.customer.uuid")
     created = serializers.DateTimeField()
     modified = serializers.DateTimeField()
+
+
+class PlacementMemberSerializer(serializers.Serializer):
+    uuid = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True, help_text="Nova's status of the server")
+
+
+class FailedMemberSerializer(PlacementMemberSerializer):
+    fault_message = serializers.CharField(read_only=True, help_text="Nova's fault: why the server is in ERROR")
+
+
+class PlacementHostSerializer(serializers.Serializer):
+    host = serializers.CharField(read_only=True, help_text="A short, stable label of Nova's per-project host id")
+    host_name = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The host's name: staff only, where the cloud lets Cohort list hosts"
+    )
+    members = PlacementMemberSerializer(many=True, read_only=True)
+
+
+class PlacementSerializer(serializers.Serializer):
+    """The answer of `GET /api/openstack-server-groups/{uuid}/placement/` (`placement.placement_report`)."""
+
+    placement_status = serializers.ChoiceField(choices=ServerGroup.PlacementStatus.choices, read_only=True)
+    checked_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="When the verdict was judged")
+    hosts = serializers.IntegerField(read_only=True, help_text="Distinct hosts holding a member")
+    largest_host_members = serializers.IntegerField(read_only=True, help_text="Most members on one host")
+    largest_host_share = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="That host's share of the placed members: the part of the group one host failure takes down",
+    )
+    by_host = PlacementHostSerializer(many=True, read_only=True, help_text="Placed members by host, most first")
+    failed = FailedMemberSerializer(many=True, read_only=True, help_text="Members in ERROR without a host")
+    enabled_hosts = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="Enabled, up compute hosts; null unless the cloud lets Cohort list them",
+    )
+    room = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="How many more members fit without breaking an anti-affinity policy; null for the affinity "
+        "policies, or unless the cloud lets Cohort list its hosts",
+    )

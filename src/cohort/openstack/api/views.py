@@ -23,6 +23,7 @@ from cohort.openstack.api.schema import server_group_schema, tenant_schema
 from cohort.openstack.api.wire import server_group_objects
 from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, TenantFilter
 from cohort.openstack.models import ServerGroup, Tenant
+from cohort.openstack.placement import placement_report
 from cohort.structure.permissions import CanManage
 
 
@@ -48,6 +49,7 @@ class ServerGroupViewSet(ScopedViewSet):
         "partial_update": CanManage,
         "destroy": CanManage,
         "pull": CanManage,
+        "placement": READ["retrieve"],  # whoever sees the group sees its placement
         "unlink": IsStaff,
         "set_ok": IsStaff,
         "set_erred": IsStaff,
@@ -132,6 +134,10 @@ class ServerGroupViewSet(ScopedViewSet):
     def pull(self, request, uuid=None):
         services.server_group_pull(group=self.get_object(), actor=request.user)
         return Response({"detail": "Pull operation was successfully scheduled."}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["get"])
+    def placement(self, request, uuid=None):
+        return Response(placement_report(group=self.get_object(), staff=request.user.is_staff))
 
     @action(detail=True, methods=["post"])
     def unlink(self, request, uuid=None):

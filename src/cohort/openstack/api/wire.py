@@ -31,6 +31,12 @@ NULL_TEXT = read_only(allow_null=True)
 NULL_OBJECT = read_only(serializers.DictField, allow_null=True)
 NULL_BOOLEAN = read_only(serializers.BooleanField, allow_null=True)
 
+PLACEMENT_HELP = (
+    "Whether the members' hosts honour the policy, as of the last pull: empty (no members), pending (a member "
+    "is being built), satisfied, violated (a hard policy broken), degraded (a soft policy not honoured). "
+    "GET .../placement/ tells where each member is."
+)
+
 MEMBER = Shape(
     model=Instance,
     component="OpenStackNestedInstance",
@@ -97,6 +103,11 @@ SERVER_GROUP = Shape(
             "rules",
             Column("rules", wire_json),
             read_only(RulesField, help_text="Nova's rules; {} when there are none."),
+        ),
+        Key(
+            "placement_status",
+            Column("placement_status"),
+            read_only(serializers.ChoiceField, choices=ServerGroup.PlacementStatus.choices, help_text=PLACEMENT_HELP),
         ),
     ),
 )

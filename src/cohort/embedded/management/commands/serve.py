@@ -84,7 +84,7 @@ class Command(BaseCommand):
         os.environ["COHORT_CLOUD_DRIVER"] = OPENSTACK_DRIVER if lab else MEMORY_DRIVER
         call_command("migrate", interactive=False, verbosity=0)
         demo_access = lab.tenant(demo.DEMO_PROJECT) if lab else None
-        records = demo.bootstrap(demo_access)
+        records = demo.bootstrap(demo_access, lab.admin() if lab else None)
         clouds = write_clouds_yaml(settings.HOME / "lab" / "clouds.yaml", demo_access) if lab else None
         token = issue_token(records["admin"])
         tenant = records["tenant"].uuid.hex

@@ -1,0 +1,249 @@
+"""Does a server group's placement hold? The verdict, its report, and the host names staff may see.
+
+Nova enforces the hard policies only when a server boots, and the soft ones never exclude a host, so
+the members' hosts are the only truth. `verdict` judges them (a pure function of the policy, the
+rules and each member's status and host id); `refresh_placement` stores it on each group whenever a
+pull has refreshed its members' facts, and logs every change (`placement_changed`);
+`placement_report` is what `GET /api/openstack-server-groups/{uuid}/placement/` answers.
+
+The verdicts:
+- `empty`: no member (deleted servers do not count);
+- `violated`: a hard policy is broken: anti-affinity with more members on one host than
+  `max_server_per_host` allows (default 1), or affinity with members on more than one host;
+- `degraded`: a soft policy is not honoured: soft-anti-affinity with two members on one host, or
+  soft-affinity spread over several hosts;
+- `pending`: otherwise, while some member has no host yet and is not failed (it is being built);
+- `satisfied`: otherwise.
+A member in ERROR without a host is failed, not placed: it is listed with Nova's fault, and does not
+count against the policy (Nova refused to place it). A violation is reported even while other
+members are still being built: it will not heal by itself.
+
+Host ids are Nova's `hostId`: SHA-224 of the project id and the host name, so the same host has a
+different id in each project. Tenant users see a short label of it (its first 8 characters); staff
+see the host name, where the cloud's registered credentials may list compute services
+(`ComputeHost`, an admin's right). Those credentials also give `enabled_hosts` (enabled and up
+compute hosts) and `room`: how many more members the group can take without breaking its policy
+(for anti-affinity, the free places under `max_server_per_host` on enabled hosts; for
+soft-anti-affinity, the enabled hosts holding no member; null for the affinity policies, whose limit
+is a host's capacity). Where the credentials cannot list hosts (403), or the cloud does not answer
+in time, those are null, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from cohort.cloud import CloudError, ComputeHost
+from cohort.openstack.clouds import admin_cloud_for
+from cohort.openstack.models import Instance, ServerGroup, Tenant
+
+logger = logging.getLogger(__name__)
+
+Status = ServerGroup.PlacementStatus
+LABEL_LENGTH = 8
+DELETED_STATUSES = frozenset({"DELETED", "SOFT_DELETED"})
+FAILED_STATUS = "ERROR"
+HOSTS_CACHE_SECONDS = 60.0  # how long one cloud's compute hosts are reused between calls
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the verdict needs of one member: Nova's status and host id ("" while unscheduled)."""
+
+    status: str
+    host_id: str
+
+
+def counted(members: Iterable[Member]) -> list[Member]:
+    """The members that count: deleted servers do not."""
+    return [m for m in members if m.status.upper() not in DELETED_STATUSES]
+
+
+def is_failed(member: Member) -> bool:
+    return not member.host_id and member.status.upper() == FAILED_STATUS
+
+
+def verdict(policy: str, rules: Mapping[str, int] | None, members: Iterable[Member]) -> str:
+    """The placement verdict of a group with `policy` and `rules` whose members are `members`."""
+    members = counted(members)
+    if not members:
+        return Status.EMPTY
+    per_host = Counter(m.host_id for m in members if m.host_id)
+    most = max(per_host.values(), default=0)
+    if policy == ServerGroup.Policy.ANTI_AFFINITY:
+        broken = most > (rules or {}).get("max_server_per_host", 1)
+    elif policy == ServerGroup.Policy.AFFINITY:
+        broken = len(per_host) > 1
+    elif policy == ServerGroup.Policy.SOFT_ANTI_AFFINITY:
+        broken = most > 1
+    else:  # soft-affinity
+        broken = len(per_host) > 1
+    if broken:
+        soft = policy in (ServerGroup.Policy.SOFT_AFFINITY, ServerGroup.Policy.SOFT_ANTI_AFFINITY)
+        return Status.DEGRADED if soft else Status.VIOLATED
+    if any(not m.host_id and not is_failed(m) for m in members):
+        return Status.PENDING
+    return Status.SATISFIED
+
+
+def room(policy: str, rules: Mapping[str, int] | None, members: Iterable[Member], enabled_host_ids: set[str]) -> int:
+    """How many more members fit without breaking the policy, on the hosts `enabled_host_ids`; only
+    meaningful for the anti-affinity policies (the caller gives None for the others)."""
+    limit = (rules or {}).get("max_server_per_host", 1) if policy == ServerGroup.Policy.ANTI_AFFINITY else 1
+    per_host = Counter(m.host_id for m in counted(members) if m.host_id)
+    return sum(max(0, limit - per_host[host_id]) for host_id in enabled_host_ids)
+
+
+def host_label(host_id: str) -> str:
+    """What a tenant user sees of a host: a short, stable label of its per-project id."""
+    return host_id[:LABEL_LENGTH]
+
+
+def host_id_of(project_id: str, host: str) -> str:
+    """Nova's `hostId` of `host` as seen from project `project_id`."""
+    return hashlib.sha224((project_id + host).encode()).hexdigest()
+
+
+def placement_changed(group: ServerGroup, old: str, new: str) -> None:
+    """Record that `group`'s verdict went from `old` to `new` (a log line now; an event later)."""
+    log = logger.warning if new in (Status.VIOLATED, Status.DEGRADED) else logger.info
+    log("server group %s (%s): placement %s -> %s", group.uuid.hex, group.name, old, new)
+
+
+def refresh_placement(groups: Sequence[ServerGroup]) -> None:
+    """Recompute and store the verdict of each of `groups` from its members' records, and log each
+    change: two queries whatever their number."""
+    if not groups:
+        return
+    members: dict[int, list[Member]] = {g.pk: [] for g in groups}
+    rows = Instance.objects.filter(server_group__in=[g.pk for g in groups]).values_list(
+        "server_group_id", "status", "host_id"
+    )
+    for group_id, status, host_id in rows:
+        members[group_id].append(Member(status, host_id))
+    now = timezone.now()
+    for group in groups:
+        new = verdict(group.policy, group.rules, members[group.pk])
+        old = group.placement_status
+        group.placement_status, group.placement_checked_at = new, now
+        if new != old:
+            placement_changed(group, old, new)
+    ServerGroup.objects.bulk_update(list(groups), ["placement_status", "placement_checked_at"])
+
+
+def refresh_tenant_placement(tenant: Tenant) -> None:
+    """Recompute the verdict of every group of `tenant` (after its members' facts were refreshed)."""
+    refresh_placement(list(ServerGroup.objects.filter(tenant=tenant)))
+
+
+def placement_report(*, group: ServerGroup, staff: bool) -> dict:
+    """What `GET /api/openstack-server-groups/{uuid}/placement/` answers for `group`.
+
+    `staff`: whether the caller may see host names. Hosts are columns of placed members (most
+    members first); failed members are listed apart with Nova's fault.
+    """
+    instances = list(
+        Instance.objects.filter(server_group=group)
+        .exclude(status__in=DELETED_STATUSES)
+        .order_by("name", "pk")
+        .values("uuid", "name", "status", "host_id", "fault_message")
+    )
+    members = [Member(i["status"], i["host_id"]) for i in instances]
+    hosts = compute_hosts(group.tenant)
+    names = {}
+    enabled_ids: set[str] | None = None
+    if hosts is not None:
+        ids = {host.name: host_id_of(group.tenant.backend_id, host.name) for host in hosts}
+        names = {ids[host.name]: host.name for host in hosts}
+        enabled_ids = {ids[host.name] for host in hosts if host.available}
+    by_host: dict[str, list[dict]] = {}
+    failed = []
+    for instance, member in zip(instances, members, strict=True):
+        if member.host_id:
+            entry = {"uuid": instance["uuid"].hex, "name": instance["name"], "status": instance["status"]}
+            by_host.setdefault(member.host_id, []).append(entry)
+        elif is_failed(member):
+            failed.append(
+                {
+                    "uuid": instance["uuid"].hex,
+                    "name": instance["name"],
+                    "status": instance["status"],
+                    "fault_message": instance["fault_message"],
+                }
+            )
+    placed = sum(len(entries) for entries in by_host.values())
+    largest = max((len(entries) for entries in by_host.values()), default=0)
+    columns = sorted(by_host.items(), key=lambda item: (-len(item[1]), host_label(item[0]), item[0]))
+    anti = group.policy in (ServerGroup.Policy.ANTI_AFFINITY, ServerGroup.Policy.SOFT_ANTI_AFFINITY)
+    return {
+        "placement_status": group.placement_status,
+        "checked_at": group.placement_checked_at.isoformat().replace("+00:00", "Z")
+        if group.placement_checked_at
+        else None,
+        "hosts": len(by_host),
+        "largest_host_members": largest,
+        "largest_host_share": round(largest / placed, 4) if placed else None,
+        "by_host": [
+            {"host": host_label(host_id), "host_name": names.get(host_id) if staff else None, "members": entries}
+            for host_id, entries in columns
+        ],
+        "failed": failed,
+        "enabled_hosts": len(enabled_ids) if enabled_ids is not None else None,
+        "room": room(group.policy, group.rules, members, enabled_ids) if anti and enabled_ids is not None else None,
+    }
+
+
+class _HostsCache:
+    """Each cloud's compute hosts for `HOSTS_CACHE_SECONDS`, None included (the credentials cannot
+    list them, or the cloud did not answer), so that a page of reports costs at most one call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, tuple[float, list[ComputeHost] | None]] = {}
+
+    def get(self, key: tuple) -> tuple[bool, list[ComputeHost] | None]:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < time.monotonic():
+                return False, None
+            return True, entry[1]
+
+    def put(self, key: tuple, hosts: list[ComputeHost] | None) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
+            self._entries[key] = (now + HOSTS_CACHE_SECONDS, hosts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+hosts_cache = _HostsCache()
+
+
+def compute_hosts(tenant: Tenant) -> list[ComputeHost] | None:
+    """The compute hosts of `tenant`'s cloud as its registered credentials see them, or None where
+    those credentials may not list them (or the cloud did not answer). Cached per cloud."""
+
+    key = (tenant.service_settings_id, tenant.service_settings.modified.isoformat())
+    found, hosts = hosts_cache.get(key)
+    if found:
+        return hosts
+    hosts = None
+    try:
+        driver = admin_cloud_for(tenant)
+        if driver is not None:
+            hosts = driver.list_compute_hosts()
+    except CloudError as error:
+        logger.info("cloud %s: compute hosts not listed: %s", tenant.service_settings, error.message)
+    hosts_cache.put(key, hosts)
+    return hosts
