@@ -18,7 +18,7 @@ from cohort.core.references import uuid_from_reference
 from cohort.core.schema import read_only_schema
 from cohort.core.states import State
 from cohort.core.viewsets import ReadOnlyViewSet, ScopedViewSet, api_root
-from cohort.openstack import selectors, services
+from cohort.openstack import listing, selectors, services
 from cohort.openstack.api import serializers
 from cohort.openstack.api.schema import server_group_schema, tenant_schema
 from cohort.openstack.api.wire import server_group_objects
@@ -88,7 +88,7 @@ class ServerGroupViewSet(ScopedViewSet):
     def list(self, request):
         """A page of the caller's groups. Unless a filter reads the groups themselves, the total comes
         from the tenants' maintained counts, and a page in the default order from the tenants' indexes
-        at offsets those counts give (`selectors.server_group_page_ids`): neither grows with the
+        at offsets those counts give (`listing.server_group_page_ids`): neither grows with the
         number of groups. Otherwise the filtered rows are counted, and the page read from the nearer
         end of the order."""
         given = self.filters_given()
@@ -101,7 +101,7 @@ class ServerGroupViewSet(ScopedViewSet):
         if given <= {*TENANT_FILTERS, "o"}:
             tenants = selectors.tenants_in_scope(user=request.user)
             tenants = tenants.filter(**{TENANT_FILTERS[name]: values[name] for name in given - {"o"}})
-            tally = selectors.server_group_tally(tenants=tenants)
+            tally = listing.server_group_tally(tenants=tenants)
             count = sum(groups for _, _, groups in tally)
             if request.method == "HEAD":
                 self.paginator.page_bounds(request, count)
@@ -110,7 +110,7 @@ class ServerGroupViewSet(ScopedViewSet):
                 ids = self.paginator.page_of_counted_ids(queryset, request, count)
             else:
                 start, stop = self.paginator.page_bounds(request, count)
-                ids = selectors.server_group_page_ids(tally=tally, start=start, stop=stop)
+                ids = listing.server_group_page_ids(tally=tally, start=start, stop=stop)
             return self.get_paginated_response(server_group_responses(request, ids))
         if request.method == "HEAD":
             self.paginator.count_only(queryset, request)
