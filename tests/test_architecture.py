@@ -56,6 +56,7 @@ BELOW = {
     "reconcile": {"clouds", "models", "placement"},
     "placement": {"clouds", "models"},
     "clouds": {"models"},
+    "listing": {"models"},
 }
 
 

@@ -7,8 +7,11 @@ a page past the end is 404 `{"detail": "Invalid page."}`, however large its numb
 first row lies beyond a 64-bit offset (which SQLite and PostgreSQL could not even take) is refused
 before any query, since no table holds that many rows.
 
-`page_of_ids` serves the hot list path: one query returns the page's primary keys together with the
-total (a `COUNT(*) OVER ()` window), instead of a count query and a page query.
+`page_of_ids` serves a list whose total is cheap to have: one query returns the page's primary keys
+together with the total (a `COUNT(*) OVER ()` window), instead of a count query and a page query.
+A large list counts its total its own way (e.g. from maintained counts) and hands it to
+`page_bounds`, then reads the page where it lies (`page_of_counted_ids` reads a deep page from the end
+of the order, walking back as few rows as the page is far from the end).
 """
 
 from __future__ import annotations
@@ -56,6 +59,25 @@ class LinkHeaderPagination(BasePagination):
         self.count = rows[0][1] if rows else (0 if start == 0 else queryset.count())
         self.check_number()
         return [pk for pk, _ in rows]
+
+    def page_bounds(self, request, count: int) -> tuple[int, int]:
+        """The positions [start, stop) of the requested page in a list of `count` rows (404 past the end)."""
+        self.read_request(request)
+        self.count = count
+        self.check_number()
+        start = (self.number - 1) * self.size
+        return start, min(start + self.size, count)
+
+    def page_of_counted_ids(self, queryset, request, count: int) -> list[int]:
+        """The primary keys of the page of `queryset` (totally ordered), which holds `count` rows: read
+        forwards, or backwards in the reversed order when the page is nearer the end."""
+        start, stop = self.page_bounds(request, count)
+        if start >= stop:
+            return []
+        if start > count - stop:
+            pks = list(queryset.reverse().values_list("pk", flat=True)[count - stop : count - start])
+            return pks[::-1]
+        return list(queryset.values_list("pk", flat=True)[start:stop])
 
     def count_only(self, queryset, request) -> None:
         self.read_request(request)

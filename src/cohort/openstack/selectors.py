@@ -35,3 +35,8 @@ def instances_visible_to(*, user) -> QuerySet[Instance]:
     """Instances the user sees, each with its tenant's project and customer, and its server group."""
     instances = Instance.objects.select_related("tenant__project__customer", "server_group")
     return objects_visible_to(user=user, queryset=instances)
+
+
+def tenants_in_scope(*, user) -> QuerySet[Tenant]:
+    """The tenants whose server groups the user sees (bare rows: no related ones)."""
+    return objects_visible_to(user=user, queryset=Tenant.objects.all())

@@ -8,6 +8,7 @@ the same way, whichever endpoint returns it.
 from __future__ import annotations
 
 from django.db import transaction
+from django_filters.utils import translate_validation
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,7 +18,7 @@ from cohort.core.references import uuid_from_reference
 from cohort.core.schema import read_only_schema
 from cohort.core.states import State
 from cohort.core.viewsets import ReadOnlyViewSet, ScopedViewSet, api_root
-from cohort.openstack import selectors, services
+from cohort.openstack import listing, selectors, services
 from cohort.openstack.api import serializers
 from cohort.openstack.api.schema import server_group_schema, tenant_schema
 from cohort.openstack.api.wire import server_group_objects
@@ -25,6 +26,17 @@ from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, Tenan
 from cohort.openstack.models import ServerGroup, Tenant
 from cohort.openstack.placement import placement_report
 from cohort.structure.permissions import CanManage
+
+# Filters that only narrow the tenants: the list's total is then the sum of their maintained counts.
+TENANT_FILTERS = {
+    "tenant": "uuid",
+    "tenant_uuid": "uuid",
+    "project": "project__uuid",
+    "project_uuid": "project__uuid",
+    "customer": "project__customer__uuid",
+    "customer_uuid": "project__customer__uuid",
+    "service_settings_uuid": "service_settings__uuid",
+}
 
 
 def server_group_responses(request, ids: list[int]) -> list[dict]:
@@ -65,16 +77,45 @@ class ServerGroupViewSet(ScopedViewSet):
     def filter_queryset(self, queryset):
         # Most list calls carry no filter at all (just page and page_size): skip building the filter
         # form, which costs more than the page's SQL.
-        if not any(name in ServerGroupFilter.base_filters for name in self.request.query_params):
+        if not self.filters_given():
             return queryset
         return super().filter_queryset(queryset)
 
+    def filters_given(self) -> set[str]:
+        params = self.request.query_params
+        return {name for name in ServerGroupFilter.base_filters if any(params.getlist(name))}
+
     def list(self, request):
-        queryset = self.filter_queryset(self.get_queryset())
+        """A page of the caller's groups. Unless a filter reads the groups themselves, the total comes
+        from the tenants' maintained counts, and a page in the default order from the tenants' indexes
+        at offsets those counts give (`listing.server_group_page_ids`): neither grows with the
+        number of groups. Otherwise the filtered rows are counted, and the page read from the nearer
+        end of the order."""
+        given = self.filters_given()
+        queryset, values = self.get_queryset(), {}
+        if given:  # as DjangoFilterBackend does, keeping the parsed values
+            filterset = ServerGroupFilter(request.query_params, queryset=queryset, request=request)
+            if not filterset.is_valid():
+                raise translate_validation(filterset.errors)
+            queryset, values = filterset.qs, filterset.form.cleaned_data
+        if given <= {*TENANT_FILTERS, "o"}:
+            tenants = selectors.tenants_in_scope(user=request.user)
+            tenants = tenants.filter(**{TENANT_FILTERS[name]: values[name] for name in given - {"o"}})
+            tally = listing.server_group_tally(tenants=tenants)
+            count = sum(groups for _, _, groups in tally)
+            if request.method == "HEAD":
+                self.paginator.page_bounds(request, count)
+                return Response(headers=self.paginator.headers())
+            if "o" in given:
+                ids = self.paginator.page_of_counted_ids(queryset, request, count)
+            else:
+                start, stop = self.paginator.page_bounds(request, count)
+                ids = listing.server_group_page_ids(tally=tally, start=start, stop=stop)
+            return self.get_paginated_response(server_group_responses(request, ids))
         if request.method == "HEAD":
             self.paginator.count_only(queryset, request)
             return Response(headers=self.paginator.headers())
-        ids = self.paginator.page_of_ids(queryset, request)
+        ids = self.paginator.page_of_counted_ids(queryset, request, queryset.count())
         return self.get_paginated_response(server_group_responses(request, ids))
 
     def retrieve(self, request, uuid=None):
