@@ -7,9 +7,7 @@ a page past the end is 404 `{"detail": "Invalid page."}`, however large its numb
 first row lies beyond a 64-bit offset (which SQLite and PostgreSQL could not even take) is refused
 before any query, since no table holds that many rows.
 
-`page_of_ids` serves a list whose total is cheap to have: one query returns the page's primary keys
-together with the total (a `COUNT(*) OVER ()` window), instead of a count query and a page query.
-A large list counts its total its own way (e.g. from maintained counts) and hands it to
+A large list counts its total its own way (e.g. from maintained counts, or one COUNT) and hands it to
 `page_bounds`, then reads the page where it lies (`page_of_counted_ids` reads a deep page from the end
 of the order, walking back as few rows as the page is far from the end).
 """
@@ -19,7 +17,6 @@ from __future__ import annotations
 import math
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from django.db.models import Count, Window
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -48,17 +45,6 @@ class LinkHeaderPagination(BasePagination):
         self.check_number()
         start = (self.number - 1) * self.size
         return list(queryset[start : start + self.size])
-
-    def page_of_ids(self, queryset, request) -> list[int]:
-        """The primary keys of the page, in order, and the total, in one query."""
-        self.read_request(request)
-        start = (self.number - 1) * self.size
-        rows = list(
-            queryset.annotate(_total=Window(Count("pk"))).values_list("pk", "_total")[start : start + self.size]
-        )
-        self.count = rows[0][1] if rows else (0 if start == 0 else queryset.count())
-        self.check_number()
-        return [pk for pk, _ in rows]
 
     def page_bounds(self, request, count: int) -> tuple[int, int]:
         """The positions [start, stop) of the requested page in a list of `count` rows (404 past the end)."""
