@@ -1,6 +1,8 @@
-"""Credentials that stop working, on the lab's real Keystone: a changed password, a revoked
-application credential. The tenant's operations go ERRED with Keystone's own words (never a secret in
-a record or a log line), and come back once the credential is fixed in Cohort and a pull runs.
+"""A registered cloud that stops working, on the lab's real Keystone: a changed password, a revoked
+application credential, Keystone unreachable, the compute endpoint gone from the catalog. The
+tenant's operations go ERRED with the cause (Keystone's own words where it answered; never a secret
+in a record or a log line), and come back once the fault is gone and a pull runs. (The same faults at
+registration are refused by `cohort cloud`: tests/test_cloud_check.py.)
 
 Nova's auth_token middleware caches a token it has validated (five minutes by default), and Cohort's
 driver keeps a tenant's session for ten: a token issued before the change goes on working until then,
@@ -9,6 +11,7 @@ worker process or an expired session does), which is where a stale credential sh
 """
 
 import logging
+import urllib.parse
 import uuid
 
 import pytest
@@ -19,6 +22,7 @@ from cohort.core.states import State
 from cohort.openstack.models import ServerGroup
 from cohort.structure.models import ServiceSettings
 from tests.conftest import make_tenant
+from tests.tcp_relay import Relay
 
 pytestmark = pytest.mark.skipif(not cohort_lab.nova_installed(), reason="needs the `lab` extra")
 
@@ -32,10 +36,13 @@ def ops(world, api, settings, django_capture_on_commit_callbacks):
     staff, capture = world.users.staff, django_capture_on_commit_callbacks
 
     class Ops:
-        def register(self, lab, access):
+        def register(self, lab, access, *, auth_url="", region=""):
             name = f"lab {uuid.uuid4().hex[:8]}"
             cloud = ServiceSettings.objects.create(
-                name=name, auth_url=lab.auth_url, region=access.region, auth_type=access.auth_type
+                name=name,
+                auth_url=auth_url or lab.auth_url,
+                region=region or access.region,
+                auth_type=access.auth_type,
             )
             tenant = make_tenant("lab-tenant", world.web, cloud, backend_id=access.project_id)
             return self.use(tenant, access)
@@ -138,3 +145,54 @@ def test_the_second_demo_tenant_logs_in_with_an_application_credential(lab, db):
         OpenStackDriver(first).list_server_groups()
     tenant = demo.bootstrap(lab.tenant(demo.DEMO_PROJECT), app_access=second)["app_tenant"]
     assert OpenStackDriver(tenant.cloud_access()).list_server_groups() == []
+
+
+def test_keystone_unreachable_after_registration_errs_with_the_cause_and_recovers_by_pull(lab, ops, settings):
+    settings.STEP_ATTEMPTS = 1  # a create that cannot log in errs at once (the retries: test_intent)
+    keystone = urllib.parse.urlsplit(lab.auth_url)
+    relay = Relay((keystone.hostname, keystone.port))  # the network path from Cohort to Keystone
+    try:
+        auth_url = f"http://127.0.0.1:{relay.port}/v3"
+        tenant = ops.register(lab, lab.tenant(f"net-{uuid.uuid4().hex[:10]}"), auth_url=auth_url)
+        before = ops.create(tenant, "before")
+        assert before.state == State.OK
+
+        relay.cut()
+        openstack_driver._sessions.clear()
+        refused = ops.create(tenant, "refused")
+        pulled = ops.pull(before)
+        for group in (refused, pulled):
+            assert group.state == State.ERRED, group.error_message
+            assert "The cloud did not answer" in group.error_message
+            assert f"127.0.0.1:{relay.port}" in group.error_message  # which address did not answer
+
+        relay.restore()
+        assert ops.pull(before).state == State.OK and before.error_message == ""
+        assert ops.create(tenant, "after").state == State.OK
+    finally:
+        relay.close()
+
+
+def test_a_compute_endpoint_gone_from_the_catalog_errs_and_recovers_once_it_is_back(lab, ops):
+    region = f"Region-{uuid.uuid4().hex[:8]}"
+    admin = lab.admin()
+    endpoint = cohort_lab.add_compute_endpoint(admin, region, lab.endpoint)
+    try:
+        tenant = ops.register(lab, lab.tenant(f"cat-{uuid.uuid4().hex[:10]}"), region=region)
+        before = ops.create(tenant, "before")
+        assert before.state == State.OK
+
+        cohort_lab.delete_endpoint(admin, endpoint)  # the operator takes the region's Nova out
+        openstack_driver._sessions.clear()
+        refused = ops.create(tenant, "refused")
+        pulled = ops.pull(before)
+        for group in (refused, pulled):  # not a transient fault: ERRED at once, no retries
+            assert group.state == State.ERRED, group.error_message
+            assert "lists no compute endpoint" in group.error_message and region in group.error_message
+
+        endpoint = cohort_lab.add_compute_endpoint(admin, region, lab.endpoint)  # no session cleared here:
+        # the pull logs in again by itself, since a token without compute in its catalog is not kept
+        assert ops.pull(before).state == State.OK and before.error_message == ""
+        assert ops.create(tenant, "after").state == State.OK
+    finally:
+        cohort_lab.delete_endpoint(admin, endpoint)

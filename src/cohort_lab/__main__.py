@@ -41,6 +41,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hosts", type=int, default=3, help="number of fake compute hosts")
     parser.add_argument("--parent-pid", type=int, default=0, help="stop when this process is gone")
     parser.add_argument("--token-expiration", type=int, default=3600, help="seconds a Keystone token lives")
+    parser.add_argument(
+        "--max-limit", type=int, default=1000, help="Nova's [api] max_limit: most items in a page of a listing"
+    )
     parser.add_argument("--reset", action="store_true", help="forget the kept state: start empty")
     return parser.parse_args(argv)
 
@@ -159,7 +162,9 @@ def _run(
     listener = wsgi.listen(args.port)
     endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/v2.1"
     keystone_options = stack.authtoken_options(auth_url, service_password)
-    nova = stack.start_stack(hosts=args.hosts, keystone=keystone_options, databases=args.state_dir / NOVA_DIR)
+    nova = stack.start_stack(
+        hosts=args.hosts, keystone=keystone_options, databases=args.state_dir / NOVA_DIR, max_limit=args.max_limit
+    )
     try:
         _log_to_file(args.state_dir / LOG_FILE)
         _wait_for_keystone(keystone, args.state_dir)
@@ -190,6 +195,7 @@ def _serve(args, stop, nova, listener, endpoint: str, auth_url: str, admin_passw
         "image_id": stack.IMAGE_ID,
         "flavor_id": FLAVOR_ID,
         "hosts": list(nova.hosts),
+        "max_limit": args.max_limit,
     }
     _write_ready(args.state_dir, info)
     print(f"cohort-lab ready: Keystone {auth_url}, Nova {endpoint}", flush=True)

@@ -126,6 +126,23 @@ def register_service(admin: CloudAccess, user: str, project: str, password: str,
         _json(keystone.post("/endpoints", json={"endpoint": body}))
 
 
+def add_compute_endpoint(admin: CloudAccess, region: str, compute_url: str) -> str:
+    """A public compute endpoint at `compute_url` in `region` (made if need be); its id. What an
+    operator does to open a region of the cloud."""
+    keystone = _keystone(admin)
+    made = keystone.post("/regions", json={"region": {"id": region}})
+    if made.status_code != 409:
+        _json(made)
+    service_id = _json(keystone.get("/services", params={"type": "compute"}))["services"][0]["id"]
+    body = {"service_id": service_id, "interface": "public", "url": compute_url, "region_id": region}
+    return _json(keystone.post("/endpoints", json={"endpoint": body}))["endpoint"]["id"]
+
+
+def delete_endpoint(admin: CloudAccess, endpoint_id: str) -> None:
+    """Take an endpoint out of the catalog: the next token's catalog lacks it."""
+    _json(_keystone(admin).request("DELETE", f"/endpoints/{endpoint_id}"))
+
+
 class _Keystone:
     """Keystone's identity API as the lab's admin: paths relative to its /v3, errors as `CloudError`."""
 

@@ -81,6 +81,7 @@ class Lab:
     auth_url: str = ""  # the lab's Keystone, `http://127.0.0.1:<port>/v3`
     admin_password: str = ""
     region: str = ""
+    max_limit: int = 1000  # Nova's [api] max_limit
 
     def admin(self) -> CloudAccess:
         """The lab admin's `CloudAccess` (project `admin`, role `admin`)."""
@@ -123,6 +124,7 @@ def start_lab(
     port: int = 0,
     hosts: int = 3,
     token_expiration: int = 3600,
+    max_limit: int = 1000,
     timeout: float = 90.0,
     reset: bool = False,
 ) -> Lab:
@@ -131,7 +133,8 @@ def start_lab(
     Without `state_dir` a temporary one is made and removed again by `Lab.stop`. The lab finds again
     what an earlier start in the same `state_dir` left (Keystone's projects and users, Nova's groups
     and servers); `reset`: start empty instead. `token_expiration`: how many seconds a token of the
-    lab's Keystone lives.
+    lab's Keystone lives; `max_limit`: Nova's `[api] max_limit` (its default, 1000: the most items a
+    page of a listing holds, whatever limit a caller asks for).
     """
     owns_state_dir = state_dir is None
     path = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="cohort-lab-"))
@@ -153,6 +156,8 @@ def start_lab(
         str(os.getpid()),
         "--token-expiration",
         str(token_expiration),
+        "--max-limit",
+        str(max_limit),
     ]
     log = open(path / PROCESS_LOG, "ab")  # noqa: SIM115 - closed by Lab.stop
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -163,7 +168,7 @@ def start_lab(
         lab.stop()
         raise
     lab.endpoint, lab.image_id, lab.flavor_id = info["endpoint"], info["image_id"], info["flavor_id"]
-    lab.hosts = tuple(info["hosts"])
+    lab.hosts, lab.max_limit = tuple(info["hosts"]), info["max_limit"]
     lab.auth_url, lab.admin_password, lab.region = info["auth_url"], info["admin_password"], info["region"]
     return lab
 

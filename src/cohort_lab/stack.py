@@ -56,6 +56,7 @@ AUTHTOKEN_GROUP = "keystone_authtoken"
 SERVICE_USER = "nova"  # Nova's own Keystone user, which validates the tokens of its callers
 SERVICE_PROJECT = "service"
 UNLIMITED_QUOTAS = ("instances", "cores", "ram", "server_groups", "server_group_members")
+DEFAULT_MAX_LIMIT = 1000  # Nova's own default for [api] max_limit
 FAKE_TRANSPORT = "fake://nowhere/"  # the harness's: RPC stays in this process
 # The harness names its cell, its compute nodes and its API service by uuid sentinels, random in each
 # process; the databases keep them, so the lab derives them from their names instead.
@@ -105,6 +106,7 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
     hosts: tuple[str, ...] = ("host1", "host2", "host3")
     keystone: dict[str, str] = {}  # [keystone_authtoken] options: where Keystone is, Nova's service user
     databases: Path | None = None  # where Nova's and placement's SQLite files are kept (None: temporary)
+    max_limit: int = DEFAULT_MAX_LIMIT  # [api] max_limit
 
     def lab(self) -> None:
         """The harness needs a test method to name; the lab never runs one."""
@@ -171,6 +173,7 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
         self.useFixture(fixtures.MonkeyPatch("nova.virt.fake.LabFakeDriver", LabFakeDriver))
         self.flags(compute_driver="fake.LabFakeDriver")
         self.flags(recheck_quota=False, group="quota")
+        self.flags(max_limit=self.max_limit, group="api")
         # No late check of the group's policy on the compute host (many deployments turn it off for
         # cells isolation): the scheduler still enforces the policy at every boot, and the lab boots
         # one at a time, so the race the check guards against never happens; but an admin's forced
@@ -278,14 +281,21 @@ def authtoken_options(auth_url: str, password: str) -> dict[str, str]:
     }
 
 
-def start_stack(hosts: int = 3, keystone: dict[str, str] | None = None, databases: Path | None = None) -> _LabStack:
+def start_stack(
+    hosts: int = 3,
+    keystone: dict[str, str] | None = None,
+    databases: Path | None = None,
+    max_limit: int = DEFAULT_MAX_LIMIT,
+) -> _LabStack:
     """Start the whole Nova stack in this process and return it; `keystone`: `authtoken_options()`;
-    `databases`: the directory where Nova's and placement's databases are kept (None: temporary)."""
+    `databases`: the directory where Nova's and placement's databases are kept (None: temporary);
+    `max_limit`: Nova's `[api] max_limit`, the most items one page of a listing holds."""
     if not os.environ.get("OS_NOVA_DISABLE_EVENTLET_PATCHING"):
         raise RuntimeError("start the lab through `python -m cohort_lab` (it selects native threading)")
     stack = _LabStack("lab")
     stack.hosts = tuple(f"host{n}" for n in range(1, hosts + 1))
     stack.keystone = dict(keystone or {})
     stack.databases = databases
+    stack.max_limit = max_limit
     stack.setUp()
     return stack

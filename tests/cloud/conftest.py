@@ -23,6 +23,9 @@ from cohort.cloud.openstack import OpenStackDriver
 MEMORY_URL = "memory://contract"
 
 
+MEMORY_PAGE_LIMIT = 100  # the memory cloud lists everything at once; tests page past this many anyway
+
+
 @dataclass
 class Tenant:
     """A fresh project: the driver under test, and what a tenant could do behind its back."""
@@ -40,6 +43,7 @@ class Cloud:
     name: str
     hosts: int
     make_tenant: Callable[[str], Tenant]
+    page_limit: int  # the most items the cloud puts in one page of a listing
 
     def tenant(self) -> Tenant:
         return self.make_tenant(f"contract-{uuid.uuid4().hex[:12]}")
@@ -71,9 +75,9 @@ def _lab_tenant(lab: cohort_lab.Lab, project_name: str) -> Tenant:
 @pytest.fixture(params=["memory", "nova"])
 def cloud(request: pytest.FixtureRequest) -> Cloud:
     if request.param == "memory":
-        return Cloud("memory", len(MemoryCloud.project(MEMORY_URL, "hosts").hosts), _memory_tenant)
+        return Cloud("memory", len(MemoryCloud.project(MEMORY_URL, "hosts").hosts), _memory_tenant, MEMORY_PAGE_LIMIT)
     lab = request.getfixturevalue("lab")
-    return Cloud("nova", len(lab.hosts), lambda project_id: _lab_tenant(lab, project_id))
+    return Cloud("nova", len(lab.hosts), lambda project_id: _lab_tenant(lab, project_id), lab.max_limit)
 
 
 @pytest.fixture

@@ -133,18 +133,32 @@ class OpenStackDriver:
     def _negotiated_microversion(self) -> str:
         chosen = self._session.microversions.get(self.wanted_microversion)
         if chosen is None:
-            with translated_errors():
-                endpoint_data = self._connection.compute.get_endpoint_data()
+            with self._compute() as compute:
+                endpoint_data = compute.get_endpoint_data()
             chosen = _choose_microversion(endpoint_data, self.wanted_microversion, self._access.auth_url)
             self._session.microversions[self.wanted_microversion] = chosen
         return chosen
+
+    @contextlib.contextmanager
+    def _compute(self) -> Iterator[Any]:
+        """The SDK's compute proxy, errors translated. A catalog that lists no compute endpoint for
+        the tenant (its region and interface) is an operator's change: a refusal, not a transient
+        fault. The SDK disables a service it did not find for the life of the connection, so the
+        session goes too, and the first call once the endpoint is back logs in again and finds it."""
+        with translated_errors():
+            try:
+                yield self._connection.compute
+            except openstack.exceptions.ServiceDisabledException as exc:
+                _sessions.forget(self._access)
+                reason = str(exc).rpartition("service catalog: ")[2] or str(exc)
+                raise CloudError(f"Keystone at {self._access.auth_url} lists no compute endpoint: {reason}.") from None
 
     def _request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: object = None
     ) -> dict[str, Any]:
         microversion = self._negotiated_microversion()
-        with translated_errors():
-            response = self._connection.compute.request(
+        with self._compute() as compute:
+            response = compute.request(
                 path, method, params=params, json=json, microversion=microversion, raise_exc=False
             )
         if response.status_code >= 400:
@@ -174,13 +188,17 @@ class _Sessions:
         self._lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
 
-    def get(self, access: CloudAccess) -> _Session:
-        key = json.dumps(
+    @staticmethod
+    def _key(access: CloudAccess) -> str:
+        return json.dumps(
             [access.auth_url, access.project_id, access.auth_type, access.credentials, access.region,
              access.verify_tls, access.options],
             sort_keys=True,
             default=str,
         )  # fmt: skip
+
+    def get(self, access: CloudAccess) -> _Session:
+        key = self._key(access)
         now = time.monotonic()
         with self._lock:
             session = self._sessions.get(key)
@@ -190,6 +208,11 @@ class _Sessions:
                 self._sessions = {k: v for k, v in self._sessions.items() if v.expires >= now}
                 self._sessions[key] = session
             return session
+
+    def forget(self, access: CloudAccess) -> None:
+        """Drop the connection of `access`: the next call logs in again."""
+        with self._lock:
+            self._sessions.pop(self._key(access), None)
 
     def clear(self) -> None:
         with self._lock:
