@@ -3,7 +3,7 @@
     .venv/bin/python bench/list_page.py [--groups 2000] [--seconds 5] [--user owner|staff]
 
 Builds a fresh database (SQLite under a temporary COHORT_HOME, or the PostgreSQL of
-COHORT_DATABASE_URL, in a database named cohort_bench), fills it with groups that each have two member
+COHORT_DATABASE_URL, in a database named cohort_bench, or --database), fills it with groups that each have two member
 servers, and measures two ways:
 
 - over HTTP (needs `wrk`): Cohort under gunicorn (one sync worker) against `bench/floor_app.py` under
@@ -32,6 +32,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--groups", type=int, default=2000)
 parser.add_argument("--seconds", type=float, default=5.0)
 parser.add_argument("--user", choices=["staff", "owner"], default="owner")
+parser.add_argument("--database", default="cohort_bench", help="the PostgreSQL database to (re)build")
 args = parser.parse_args()
 
 os.environ.setdefault("COHORT_HOME", tempfile.mkdtemp(prefix="cohort-bench-"))
@@ -39,12 +40,12 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "cohort.settings"
 os.environ["COHORT_LOG_LEVEL"] = "WARNING"
 if os.environ.get("COHORT_DATABASE_URL", "").startswith("postgres"):
     base, _, _ = os.environ["COHORT_DATABASE_URL"].rpartition("/")
-    os.environ["COHORT_DATABASE_URL"] = f"{base}/cohort_bench"
+    os.environ["COHORT_DATABASE_URL"] = f"{base}/{args.database}"
     import psycopg
 
     with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS cohort_bench")
-        admin.execute("CREATE DATABASE cohort_bench")
+        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+        admin.execute(f'CREATE DATABASE "{args.database}"')
 
 import django  # noqa: E402
 
