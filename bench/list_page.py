@@ -1,6 +1,6 @@
 """Benchmark: one page of 50 full server groups, against a bare SQL + JSON floor on the same data.
 
-    .venv/bin/python bench/list_page.py [--groups 2000] [--seconds 5] [--user owner|staff]
+    .venv/bin/python bench/list_page.py [--groups 2000] [--seconds 5] [--user owner|staff] [--rounds 3]
 
 Builds a fresh database (SQLite under a temporary COHORT_HOME, or the PostgreSQL of
 COHORT_DATABASE_URL, in a database named cohort_bench, or --database), fills it with groups that each have two member
@@ -8,7 +8,8 @@ servers, and measures two ways:
 
 - over HTTP (needs `wrk`): Cohort under gunicorn (one sync worker) against `bench/floor_app.py` under
   the same gunicorn: one SQL query for the page (the same joins), one for its members, json.dumps, no
-  framework, no authentication, no scoping. wrk runs one thread with 4 connections.
+  framework, no authentication, no scoping. wrk runs one thread with 4 connections; floor and Cohort
+  alternate for `--rounds` rounds, and the median round's ratio is reported.
 - in process: Cohort's whole request through Django's test client against the floor's function
   called directly, which leaves out HTTP and so is the harsher ratio; and, for calibration, the same
   page served the idiomatic DRF way (`bench/drf_reference.py`: ModelSerializer, select_related,
@@ -22,6 +23,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ parser.add_argument("--groups", type=int, default=2000)
 parser.add_argument("--seconds", type=float, default=5.0)
 parser.add_argument("--user", choices=["staff", "owner"], default="owner")
 parser.add_argument("--database", default="cohort_bench", help="the PostgreSQL database to (re)build")
+parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds, floor then Cohort in each (median ratio)")
 args = parser.parse_args()
 
 os.environ.setdefault("COHORT_HOME", tempfile.mkdtemp(prefix="cohort-bench-"))
@@ -165,12 +168,18 @@ def http_rate(app: str, port: int, env: dict) -> float:
 connection.close()
 print(f"database: {connection.vendor}, groups: {args.groups}, user: {args.user}, page: 50 full objects")
 if shutil.which("wrk"):
+    # Floor and Cohort alternate, so that a change in the machine's load between them shows as a spread
+    # of the rounds' ratios rather than as a different ratio.
     env = {**os.environ, "COHORT_LOG_LEVEL": "WARNING"}
-    http_floor = http_rate("floor_app:application", 18731, env)
-    http_cohort = http_rate("cohort.wsgi:application", 18732, env)
+    rounds = []
+    for _ in range(args.rounds):
+        http_floor = http_rate("floor_app:application", 18731, env)
+        http_cohort = http_rate("cohort.wsgi:application", 18732, env)
+        rounds.append((http_cohort / http_floor, http_floor, http_cohort))
+        print(f"  round: floor {http_floor:6.0f}, cohort {http_cohort:6.0f} pages/s = {http_cohort / http_floor:.0%}")
+    ratio, http_floor, http_cohort = statistics.median_low(rounds)
     print(f"HTTP floor  (gunicorn + SQL + json.dumps): {http_floor:8.0f} pages/s")
-    ratio = http_cohort / http_floor
-    print(f"HTTP cohort (gunicorn + whole request):    {http_cohort:8.0f} pages/s = {ratio:.0%} of the floor")
+    print(f"HTTP cohort (gunicorn + whole request):    {http_cohort:8.0f} pages/s = {ratio:.0%} of the floor (median)")
 else:
     print("wrk not found: skipping the HTTP measurement (apt-get install wrk)")
 
