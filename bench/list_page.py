@@ -1,10 +1,11 @@
 """Benchmark: one page of 50 full server groups, against a bare SQL + JSON floor on the same data.
 
-    .venv/bin/python bench/list_page.py [--groups 2000] [--seconds 5] [--user owner|staff]
+    .venv/bin/python bench/list_page.py [--groups 2000] [--rounds 10] [--burst 1] [--user owner|staff]
 
 Builds a fresh database (SQLite under a temporary COHORT_HOME, or the PostgreSQL of
-COHORT_DATABASE_URL, in a database named cohort_bench), fills it with groups that each have two member
-servers, and measures two ways:
+COHORT_DATABASE_URL, in the database `--database`, cohort_bench unless told), fills it with groups
+that each have two member servers, analyzes it, and measures two ways, each with floor and Cohort
+taking `--rounds` turns of `--burst` seconds (the machine's load weighs on both alike):
 
 - over HTTP (needs `wrk`): Cohort under gunicorn (one sync worker) against `bench/floor_app.py` under
   the same gunicorn: one SQL query for the page (the same joins), one for its members, json.dumps, no
@@ -15,13 +16,16 @@ servers, and measures two ways:
   prefetch_related).
 
 Cohort's request includes token authentication, role scoping, pagination with its count query and
-Link header, and rendering. It prints pages per second, the ratios, and SQL queries per request.
+Link header, and rendering. It prints pages per second (the mean of the turns), the ratios with the
+spread of the rounds' ratios, and SQL queries per request.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,8 +34,10 @@ import urllib.request
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--groups", type=int, default=2000)
-parser.add_argument("--seconds", type=float, default=5.0)
+parser.add_argument("--burst", type=int, default=1, help="seconds of each turn (whole seconds: wrk's unit)")
 parser.add_argument("--user", choices=["staff", "owner"], default="owner")
+parser.add_argument("--database", default="cohort_bench", help="the PostgreSQL database to (re)build")
+parser.add_argument("--rounds", type=int, default=10, help="turns of floor then Cohort, HTTP and in process")
 args = parser.parse_args()
 
 os.environ.setdefault("COHORT_HOME", tempfile.mkdtemp(prefix="cohort-bench-"))
@@ -39,12 +45,12 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "cohort.settings"
 os.environ["COHORT_LOG_LEVEL"] = "WARNING"
 if os.environ.get("COHORT_DATABASE_URL", "").startswith("postgres"):
     base, _, _ = os.environ["COHORT_DATABASE_URL"].rpartition("/")
-    os.environ["COHORT_DATABASE_URL"] = f"{base}/cohort_bench"
+    os.environ["COHORT_DATABASE_URL"] = f"{base}/{args.database}"
     import psycopg
 
     with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS cohort_bench")
-        admin.execute("CREATE DATABASE cohort_bench")
+        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+        admin.execute(f'CREATE DATABASE "{args.database}"')
 
 import django  # noqa: E402
 
@@ -102,16 +108,18 @@ def floor() -> bytes:
     return floor_app.page()
 
 
-def rate(func) -> float:
+def rate(func, seconds: float) -> float:
     func()
     count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < args.seconds:
+    while time.perf_counter() - start < seconds:
         func()
         count += 1
     return count / (time.perf_counter() - start)
 
 
 token = populate()
+with connection.cursor() as cursor:  # the statistics a live database has (autovacuum would gather them soon)
+    cursor.execute("ANALYZE")
 client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="localhost")
 url = "/api/openstack-server-groups/?page=3&page_size=50"
 
@@ -122,7 +130,9 @@ def cohort() -> bytes:
     return response.content
 
 
-def http_rate(app: str, port: int, env: dict) -> float:
+@contextlib.contextmanager
+def serving(app: str, port: int, env: dict):
+    """`app` under gunicorn (one sync worker) on `port`, answering, until the block ends."""
     server = subprocess.Popen(
         [
             sys.executable,
@@ -148,28 +158,51 @@ def http_rate(app: str, port: int, env: dict) -> float:
                 break
             except OSError:
                 time.sleep(0.1)
-        out = subprocess.run(
-            ["wrk", "-t1", "-c4", f"-d{int(args.seconds)}s", "-H", f"Authorization: Token {token}", target],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        assert "Non-2xx" not in out, out
-        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        yield target
     finally:
         server.terminate()
         server.wait()
+
+
+def wrk(target: str) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", "-c4", f"-d{args.burst}s", "-H", f"Authorization: Token {token}", target],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Non-2xx" not in out, out
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def alternate(floor_burst, cohort_burst) -> tuple[float, float, list[float]]:
+    """Floor and Cohort in turn, `--rounds` times: their mean rates and each round's ratio. Short turns,
+    so that the machine's load (shared, and changing by the second) weighs on both alike."""
+    floors, cohorts = [], []
+    for _ in range(args.rounds):
+        floors.append(floor_burst())
+        cohorts.append(cohort_burst())
+    ratios = sorted(c / f for f, c in zip(floors, cohorts, strict=True))
+    return statistics.mean(floors), statistics.mean(cohorts), ratios
+
+
+def spread(ratios: list[float]) -> str:
+    return f"rounds {ratios[0]:.0%} to {ratios[-1]:.0%}, median {statistics.median(ratios):.0%}"
 
 
 connection.close()
 print(f"database: {connection.vendor}, groups: {args.groups}, user: {args.user}, page: 50 full objects")
 if shutil.which("wrk"):
     env = {**os.environ, "COHORT_LOG_LEVEL": "WARNING"}
-    http_floor = http_rate("floor_app:application", 18731, env)
-    http_cohort = http_rate("cohort.wsgi:application", 18732, env)
+    with (
+        serving("floor_app:application", 18731, env) as floor_target,
+        serving("cohort.wsgi:application", 18732, env) as cohort_target,
+    ):
+        http_floor, http_cohort, ratios = alternate(lambda: wrk(floor_target), lambda: wrk(cohort_target))
     print(f"HTTP floor  (gunicorn + SQL + json.dumps): {http_floor:8.0f} pages/s")
     ratio = http_cohort / http_floor
     print(f"HTTP cohort (gunicorn + whole request):    {http_cohort:8.0f} pages/s = {ratio:.0%} of the floor")
+    print(f"  ({spread(ratios)})")
 else:
     print("wrk not found: skipping the HTTP measurement (apt-get install wrk)")
 
@@ -190,11 +223,13 @@ def reference() -> bytes:
     return response.content
 
 
-floor_rate, cohort_rate, reference_rate = rate(floor), rate(cohort), rate(reference)
+floor_rate, cohort_rate, ratios = alternate(lambda: rate(floor, args.burst), lambda: rate(cohort, args.burst))
+reference_rate = rate(reference, args.burst * args.rounds)
 print(f"in-process floor  (SQL + json.dumps):  {floor_rate:8.0f} pages/s")
 print(
     f"in-process cohort (whole request):     {cohort_rate:8.0f} pages/s = {cohort_rate / floor_rate:.0%} of the floor"
 )
+print(f"  ({spread(ratios)})")
 reference_ratio = reference_rate / floor_rate
 print(f"in-process idiomatic DRF (ModelSerializer): {reference_rate:6.0f} pages/s = {reference_ratio:.0%} of the floor")
 print(f"SQL queries per cohort request: {len(queries)}")

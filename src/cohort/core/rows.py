@@ -7,6 +7,10 @@ column into a Python object only for the renderer to turn it back into text. On 
 those two costs were larger than the SQL itself (see bench/list_page.py). The `wire_*` functions
 accept both what a converter-less cursor returns (text, on SQLite) and the driver's own types
 (PostgreSQL), so the same code serves every supported database.
+
+`fetch_for_user` does the same for a query that depends on who asks (a scoped read): its SQL is
+compiled once per kind of user (staff or not) for a stand-in, and the caller's primary key put where
+the stand-in's was.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from __future__ import annotations
 import datetime
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
-from django.db import connection
+from django.contrib.auth import get_user_model
+from django.db import connection, connections
+from django.db.models import QuerySet
+from psycopg.types.string import TextLoader
 
 
 @functools.lru_cache(maxsize=2048)
@@ -36,19 +43,82 @@ def fetch_in(model, columns: tuple[str, ...], field: str, values: Sequence, orde
         return []
     sql = _compiled(model, columns, field, len(values), order_by)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _as_text(cursor.cursor)
         cursor.execute(sql, list(values))
         return cursor.fetchall()
 
 
+def _as_text(cursor) -> None:
+    """Have a psycopg cursor hand over UUID and timestamptz columns as PostgreSQL writes them, when that
+    is the wire's form but for a dash or a suffix (`wire_uuid`, `wire_datetime`): parsing each value
+    into a Python object only for the renderer to write it back costs more than the page's SQL. Only
+    in UTC with ISO dates, the settings Cohort's connections run with (else the types stay)."""
+    info = cursor.connection.info
+    if info.parameter_status("TimeZone") == "UTC" and (info.parameter_status("DateStyle") or "").startswith("ISO"):
+        cursor.adapters.register_loader("uuid", TextLoader)
+        cursor.adapters.register_loader("timestamptz", TextLoader)
+
+
+# Primary keys no user has (the database never hands out a negative one), for compiling a query once.
+STAND_INS = (-(2**62) + 1, -(2**62) + 2)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_for(build: Callable[..., QuerySet], staff: bool) -> tuple[str, str, tuple, tuple[int, ...]]:
+    """(database alias, SQL, parameters, positions of the user's pk in them) of `build(user=...)`."""
+    compiled = []
+    user_model = get_user_model()
+    texts = [f.attname for f in user_model._meta.concrete_fields if f.get_internal_type() in ("CharField", "TextField")]
+    for pk in STAND_INS:
+        # each stand-in's text differs too, so that a query reading the user's name is caught below
+        stand_in = user_model(pk=pk, is_staff=staff, is_active=True, **{name: f"stand-in {pk}" for name in texts})
+        queryset = build(user=stand_in)
+        sql, params = queryset.query.sql_with_params()
+        compiled.append((queryset.db, sql, tuple(params)))
+    (alias, sql, params), (_, other_sql, other_params) = compiled
+    # The query must depend on the user only through their kind and pk: the same SQL for both
+    # stand-ins, whose parameters differ exactly where each one's pk is.
+    assert sql == other_sql and len(params) == len(other_params), (sql, other_sql)
+    positions = tuple(i for i, value in enumerate(params) if value == STAND_INS[0])
+    assert all(
+        (params[i], other_params[i]) == STAND_INS if i in positions else params[i] == other_params[i]
+        for i in range(len(params))
+    ), (params, other_params)
+    return alias, sql, params, positions
+
+
+def fetch_for_user(build: Callable[..., QuerySet], user) -> list:
+    """The rows (tuples) of `build(user=user)`, a function of the user that returns a `values_list`
+    query whose shape depends only on whether the user is staff, and whose values need no converter.
+    Compiled once per kind of user; a user who is not signed in gets `build` as it is."""
+    if not (getattr(user, "is_authenticated", False) and user.is_active and user.pk is not None):
+        return list(build(user=user))
+    alias, sql, params, positions = _compiled_for(build, bool(user.is_staff))
+    values = list(params)
+    for i in positions:
+        values[i] = user.pk
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+
+
 def wire_uuid(value: str | uuid.UUID) -> str:
-    """32 lowercase hex digits (SQLite already stores UUIDs that way)."""
-    return value if type(value) is str else value.hex
+    """32 lowercase hex digits (SQLite already stores UUIDs that way; PostgreSQL's text has dashes)."""
+    return value.replace("-", "") if type(value) is str else value.hex
 
 
 def wire_datetime(value: str | datetime.datetime) -> str | datetime.datetime:
-    """ISO 8601 in UTC with a Z. A datetime (aware from PostgreSQL, naive UTC from SQLite's own
+    """ISO 8601 in UTC with a Z, microseconds in six digits when there are any. Text is SQLite's
+    (`2026-01-02 03:04:05.600000`, naive UTC) or PostgreSQL's in UTC (`2026-01-02 03:04:05.6+00`, the
+    fraction trimmed of its zeros). A datetime (aware from PostgreSQL, naive UTC from SQLite's own
     converter) is left for the renderer, which writes that form (orjson's OPT_UTC_Z, OPT_NAIVE_UTC)."""
     if type(value) is str:
+        if value[-3:] == "+00":
+            value = value[:-3]
+            point = value.rfind(".")
+            if point != -1:
+                value = value.ljust(point + 7, "0")
         return value.replace(" ", "T", 1) + "Z"
     return value
 
