@@ -234,3 +234,14 @@ def test_a_step_that_lost_its_lease_leaves_its_group_to_reconciliation(world, mo
     group = reload(group)
     cloud = memory_project(world.tenant)
     assert group.state == State.OK and list(cloud.groups) == [group.backend_id]
+
+
+def test_a_create_step_costs_a_fixed_handful_of_queries(world, django_assert_max_num_queries):
+    """The step is on the path from a create to OK: the cloud check is one query, and the events read
+    the project and customer with the row (10: check, claim and its attempt count, the row, CREATING,
+    then OK and two events inside a savepoint)."""
+    memory_project(world.tenant)
+    group = pending(world.tenant, "counted")
+    with django_assert_max_num_queries(10):
+        steps.advance(group.pk)
+    assert reload(group).state == State.OK

@@ -10,6 +10,9 @@ whenever a child is replaced). A fork copies every lock as it is at that moment,
 while the sweep was inside SQLite, the database driver, kombu or logging could hang on its first
 task, holding its share of the prefetched messages. A sweep therefore runs under `_SWEEPING`, and a
 fork waits for it (os.register_at_fork): a child is only ever forked between two sweeps.
+
+A pool process keeps its database connection from one task to the next, under Django's rules for
+a request (CONN_MAX_AGE, health checks), rather than Celery's default of a new one for every task.
 """
 
 import logging
@@ -71,6 +74,19 @@ class Sweeper(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(Sweeper)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(task=None, **kwargs) -> None:
+    """Around each task, what Django does around each request: drop a connection past CONN_MAX_AGE or
+    one that failed, keep the rest (settings.CELERY_DB_REUSE_MAX keeps Celery from closing them all).
+    Not for an eager task, which runs inside its caller's request or transaction."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 # --- Operations: the worker logs as the web does (settings.LOGGING: request ids, COHORT_LOG_FORMAT) ---

@@ -20,6 +20,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServerGroup, Unreachable
@@ -43,7 +44,12 @@ def advance(group_id: int) -> None:
     if lease is None:
         return
     with intent.renewed(lease):
-        group = ServerGroup.objects.select_related("tenant__service_settings").filter(pk=group_id).first()
+        # The step's events name the tenant's project and customer: read with the row, not one by one.
+        group = (
+            ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
+            .filter(pk=group_id)
+            .first()
+        )
         if group is None:
             return
         step = STEPS[State(group.state)]
@@ -265,8 +271,6 @@ def _cloud_is_busy(group_id: int) -> bool:
     """Whether the group's cloud already runs `CLOUD_CONCURRENCY` steps, so that one slow or hung
     cloud cannot take every worker from the others. A soft limit: two workers that check at the same
     moment may both go ahead."""
-    cloud_id = ServerGroup.objects.filter(pk=group_id).values_list("tenant__service_settings_id", flat=True).first()
-    running = ServerGroup.objects.filter(tenant__service_settings_id=cloud_id, due_at__gt=timezone.now()).exclude(
-        lease_owner=""
-    )
-    return cloud_id is not None and running.count() >= settings.CLOUD_CONCURRENCY
+    cloud = ServerGroup.objects.filter(pk=group_id).values("tenant__service_settings_id")[:1]
+    running = ServerGroup.objects.filter(tenant__service_settings_id=Subquery(cloud), due_at__gt=timezone.now())
+    return running.exclude(lease_owner="").count() >= settings.CLOUD_CONCURRENCY  # one query, on a step's path
