@@ -63,6 +63,7 @@ def test_rules_only_with_anti_affinity(tenant: Tenant, policy: str) -> None:
     assert tenant.driver.list_server_groups() == []
 
 
+@pytest.mark.novas_own
 @pytest.mark.parametrize(
     ("name", "policy", "rules", "message"),
     [
@@ -118,6 +119,7 @@ INVALID_NAME = (
 )
 
 
+@pytest.mark.novas_own
 @pytest.mark.parametrize(
     "name",
     [
@@ -158,6 +160,7 @@ def test_names_nova_refuses_for_their_characters(tenant: Tenant, name: str) -> N
     assert tenant.driver.list_server_groups() == []
 
 
+@pytest.mark.novas_own
 @pytest.mark.parametrize(
     "name",
     ["it's" * 64, "\u00fc" * 256, "d" * 255 + "\n"],
@@ -170,6 +173,7 @@ def test_too_long_names_are_quoted_as_python_does(tenant: Tenant, name: str) -> 
     assert refused.value.message == f"Invalid input for field/attribute name. Value: {name}. {name!r} is too long"
 
 
+@pytest.mark.novas_own
 @pytest.mark.parametrize(
     ("name", "message"),
     [
@@ -186,6 +190,7 @@ def test_the_name_is_judged_before_the_policy(tenant: Tenant, name: str, message
     assert refused.value.message == message
 
 
+@pytest.mark.novas_own
 @pytest.mark.parametrize(
     "name",
     [
@@ -286,6 +291,7 @@ def test_delete_group_with_members_keeps_the_servers(tenant: Tenant) -> None:
         tenant.driver.get_server_group(group.id)
 
 
+@pytest.mark.novas_own
 def test_listing_pages_past_novas_limit(cloud: Cloud) -> None:
     tenant = cloud.tenant()
     created = [
@@ -314,6 +320,7 @@ def test_members_are_the_servers_booted_with_the_group_hint(tenant: Tenant) -> N
     assert all(server.status == "ACTIVE" and server.host_id for server in listed.values())
 
 
+@pytest.mark.novas_own
 def test_anti_affinity_spreads_then_finds_no_valid_host(cloud: Cloud) -> None:
     tenant = cloud.tenant()
     group = tenant.driver.create_server_group(name="db", policy="anti-affinity")
@@ -337,6 +344,7 @@ def test_a_tenant_user_may_not_list_compute_hosts(tenant: Tenant) -> None:
         tenant.driver.list_compute_hosts()
 
 
+@pytest.mark.novas_own
 def test_anti_affinity_rule_allows_that_many_per_host(cloud: Cloud) -> None:
     tenant = cloud.tenant()
     group = tenant.driver.create_server_group(name="db", policy="anti-affinity", rules={"max_server_per_host": 2})
@@ -350,6 +358,7 @@ def test_anti_affinity_rule_allows_that_many_per_host(cloud: Cloud) -> None:
     assert booted[-1].status == NO_VALID_HOST
 
 
+@pytest.mark.novas_own
 @pytest.mark.parametrize("policy", ["affinity", "soft-affinity"])
 def test_affinity_keeps_servers_on_one_host(tenant: Tenant, policy: str) -> None:
     group = tenant.driver.create_server_group(name="cache", policy=policy)
@@ -361,6 +370,7 @@ def test_affinity_keeps_servers_on_one_host(tenant: Tenant, policy: str) -> None
     assert booted[0].host_id
 
 
+@pytest.mark.novas_own
 def test_soft_anti_affinity_spreads_but_never_refuses(cloud: Cloud) -> None:
     tenant = cloud.tenant()
     group = tenant.driver.create_server_group(name="web", policy="soft-anti-affinity")
@@ -371,6 +381,7 @@ def test_soft_anti_affinity_spreads_but_never_refuses(cloud: Cloud) -> None:
     assert len({server.host_id for server in booted[: cloud.hosts]}) == cloud.hosts
 
 
+@pytest.mark.novas_own
 def test_host_ids_hide_host_names_per_project(cloud: Cloud) -> None:
     first, second = cloud.tenant(), cloud.tenant()
     group_one = first.driver.create_server_group(name="a", policy="affinity")
