@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -22,6 +23,17 @@ from tests.workers import database_url
 LOGIN = "/api-auth/password/"
 PASSWORD = "right-password"
 FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"  # the real one takes a second a password
+
+
+# The throttle counts in fixed windows of the clock (a minute by default). A test whose attempts
+# straddled the end of one would see its count start over (it did, once, on a loaded machine): the
+# throttle's clock stands still inside a window instead, unless a test moves it.
+WINDOW_START = 1_800_000_000.0  # a whole number of minutes and of hours
+
+
+@pytest.fixture(autouse=True)
+def steady_clock(monkeypatch):
+    monkeypatch.setattr(throttling, "time", types.SimpleNamespace(time=lambda: WINDOW_START + 5))
 
 
 @pytest.fixture(autouse=True)
@@ -180,10 +192,12 @@ def test_bad_rate_settings_say_what_is_expected(monkeypatch, value):
 # --- across processes ---------------------------------------------------------------------------------------
 
 ATTEMPTS = """
-import django, json, sys
+import django, json, sys, types
 django.setup()
 from django.conf import settings
 from django.test import Client
+from cohort.core import throttling
+throttling.time = types.SimpleNamespace(time=lambda: float(sys.argv[2]))  # both in one window
 settings.PASSWORD_HASHERS = [sys.argv[1]]
 client = Client(HTTP_HOST="localhost")
 body = json.dumps({"username": "alice", "password": "wrong"})
@@ -205,7 +219,7 @@ def test_failures_are_counted_across_processes(tmp_path):
         "COHORT_LOG_LEVEL": "ERROR",
         "PYTHONPATH": ":".join(sys.path),
     }
-    command = [sys.executable, "-c", textwrap.dedent(ATTEMPTS), FAST_HASHER]
+    command = [sys.executable, "-c", textwrap.dedent(ATTEMPTS), FAST_HASHER, str(WINDOW_START + 5)]
     processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     statuses = []
     for process in processes:
