@@ -9,7 +9,10 @@ taking `--rounds` turns of `--burst` seconds (the machine's load weighs on both 
 
 - over HTTP (needs `wrk`): Cohort under gunicorn (one sync worker) against `bench/floor_app.py` under
   the same gunicorn: one SQL query for the page (the same joins), one for its members, json.dumps, no
-  framework, no authentication, no scoping. wrk runs one thread with 4 connections.
+  framework, no authentication, no scoping. wrk runs one thread with 4 connections. With
+  `--floor issue`, the floor issue 10 describes instead: one COUNT, one query that reads the page
+  with its members aggregated to JSON in SQL (a correlated subquery: `jsonb_agg` on PostgreSQL,
+  `json_group_array` on SQLite), orjson; measured with `ab -c 2` (needs `ab`, apache2-utils).
 - in process: Cohort's whole request through Django's test client against the floor's function
   called directly, which leaves out HTTP and so is the harsher ratio; and, for calibration, the same
   page served the idiomatic DRF way (`bench/drf_reference.py`: ModelSerializer, select_related,
@@ -22,6 +25,7 @@ spread of the rounds' ratios, and SQL queries per request.
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -38,6 +42,13 @@ parser.add_argument("--burst", type=int, default=1, help="seconds of each turn (
 parser.add_argument("--user", choices=["staff", "owner"], default="owner")
 parser.add_argument("--database", default="cohort_bench", help="the PostgreSQL database to (re)build")
 parser.add_argument("--rounds", type=int, default=10, help="turns of floor then Cohort, HTTP and in process")
+parser.add_argument(
+    "--floor",
+    choices=["two-queries", "issue"],
+    default="two-queries",
+    help="two-queries: page, members, json.dumps, no count, wrk -c4; issue: issue 10's floor (one COUNT, one "
+    "query with the members aggregated in SQL, orjson; ab -c 2)",
+)
 args = parser.parse_args()
 
 os.environ.setdefault("COHORT_HOME", tempfile.mkdtemp(prefix="cohort-bench-"))
@@ -95,9 +106,33 @@ os.environ["BENCH_DATABASE"] = (
 from cohort.openstack.api.wire import MEMBER, SERVER_GROUP  # noqa: E402
 
 page_query = ServerGroup.objects.order_by("tenant__name", "name").values_list("pk", *SERVER_GROUP.columns)[100:150]
+if args.floor == "issue":
+    # the members of each group of the page as one JSON array, made by the database
+    from django.db.models import Aggregate, OuterRef, Subquery, TextField  # noqa: E402
+    from django.db.models.functions import Cast, JSONObject  # noqa: E402
+
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.aggregates import JSONBAgg
+
+        aggregate = Cast(JSONBAgg(JSONObject(**{c: c for c in MEMBER.columns}), order_by="name"), TextField())
+    else:
+
+        class JsonGroupArray(Aggregate):
+            function = "JSON_GROUP_ARRAY"
+            output_field = TextField()
+
+        aggregate = JsonGroupArray(JSONObject(**{c: c for c in MEMBER.columns}))
+    members = Instance.objects.filter(server_group=OuterRef("pk")).order_by().values("server_group").values(m=aggregate)
+    page_query = (
+        ServerGroup.objects.order_by("tenant__name", "name")
+        .annotate(members=Subquery(members))
+        .values_list("pk", *SERVER_GROUP.columns, "members")[100:150]
+    )
+    os.environ["BENCH_COUNT_SQL"] = "SELECT COUNT(*) FROM openstack_servergroup"
 page_sql, page_params = page_query.query.sql_with_params()
-assert not page_params, page_params
 os.environ["BENCH_PAGE_SQL"] = page_sql
+os.environ["BENCH_PAGE_PARAMS"] = json.dumps(page_params)  # the JSON keys of the issue floor's members
+os.environ["BENCH_FLOOR"] = args.floor
 os.environ["BENCH_COLUMNS"] = " ".join(("id", *SERVER_GROUP.columns))
 os.environ["BENCH_MEMBER_COLUMNS"] = " ".join(MEMBER.columns)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -164,6 +199,17 @@ def serving(app: str, port: int, env: dict):
         server.wait()
 
 
+def ab(target: str) -> float:
+    out = subprocess.run(
+        ["ab", "-q", "-c", "2", "-t", str(args.burst), "-n", "1000000", "-H", f"Authorization: Token {token}", target],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(r"Non-2xx responses", out) is None, out
+    return float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
+
+
 def wrk(target: str) -> float:
     out = subprocess.run(
         ["wrk", "-t1", "-c4", f"-d{args.burst}s", "-H", f"Authorization: Token {token}", target],
@@ -192,19 +238,21 @@ def spread(ratios: list[float]) -> str:
 
 connection.close()
 print(f"database: {connection.vendor}, groups: {args.groups}, user: {args.user}, page: 50 full objects")
-if shutil.which("wrk"):
+floor_name = "SQL + json.dumps" if args.floor == "two-queries" else "COUNT + SQL + orjson"
+load = ab if args.floor == "issue" else wrk
+if shutil.which(load.__name__):
     env = {**os.environ, "COHORT_LOG_LEVEL": "WARNING"}
     with (
         serving("floor_app:application", 18731, env) as floor_target,
         serving("cohort.wsgi:application", 18732, env) as cohort_target,
     ):
-        http_floor, http_cohort, ratios = alternate(lambda: wrk(floor_target), lambda: wrk(cohort_target))
-    print(f"HTTP floor  (gunicorn + SQL + json.dumps): {http_floor:8.0f} pages/s")
+        http_floor, http_cohort, ratios = alternate(lambda: load(floor_target), lambda: load(cohort_target))
+    print(f"HTTP floor  (gunicorn + {floor_name}, {load.__name__}): {http_floor:8.0f} pages/s")
     ratio = http_cohort / http_floor
     print(f"HTTP cohort (gunicorn + whole request):    {http_cohort:8.0f} pages/s = {ratio:.0%} of the floor")
     print(f"  ({spread(ratios)})")
 else:
-    print("wrk not found: skipping the HTTP measurement (apt-get install wrk)")
+    print(f"{load.__name__} not found: skipping the HTTP measurement (apt-get install wrk apache2-utils)")
 
 queries = []
 with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
@@ -225,7 +273,7 @@ def reference() -> bytes:
 
 floor_rate, cohort_rate, ratios = alternate(lambda: rate(floor, args.burst), lambda: rate(cohort, args.burst))
 reference_rate = rate(reference, args.burst * args.rounds)
-print(f"in-process floor  (SQL + json.dumps):  {floor_rate:8.0f} pages/s")
+print(f"in-process floor  ({floor_name}):  {floor_rate:8.0f} pages/s")
 print(
     f"in-process cohort (whole request):     {cohort_rate:8.0f} pages/s = {cohort_rate / floor_rate:.0%} of the floor"
 )

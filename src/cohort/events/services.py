@@ -1,4 +1,5 @@
-"""Writing the event log: `event_record`, the one function that adds an event, and `events_prune`.
+"""Writing the event log: `event_record`, the one function that adds an event (`events_batched`
+writes those of a block together), and `events_prune`.
 
 A service calls `event_record` inside the transaction of the change it records, so the change and its
 event commit together or not at all (calling it outside a transaction is refused: an event could
@@ -8,9 +9,11 @@ then outlive a change rolled back after it). `events_prune` drops events older t
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cohort.core.batches import BATCH
 from cohort.events.models import Event
 from cohort.events.scope import HasScope
 from cohort.events.types import STAFF_ONLY, EventType
@@ -55,7 +59,7 @@ def event_record(
     if changes:
         values["changes"] = dict(changes)
     values.update(context or {})
-    event = Event.objects.create(
+    fields = dict(
         created=timezone.now(),
         event_type=event_type.value,
         message=message,
@@ -67,8 +71,36 @@ def event_record(
         customer_uuid=where.customer.uuid if where and where.customer else None,
         staff_only=event_type in STAFF_ONLY or bool(where and where.staff_only),
     )
+    batch = getattr(_batches, "events", None)
+    if batch is not None:
+        event = Event(**fields)
+        batch.append(event)
+    else:
+        event = Event.objects.create(**fields)
     logger.info("event %s: %s", event_type.value, message)
     return event
+
+
+_batches = threading.local()
+
+
+@contextlib.contextmanager
+def events_batched() -> Iterator[None]:
+    """Within the block, `event_record` keeps the events it makes, and they are written together
+    when the block ends, `BATCH` rows per statement (a tenant pull importing thousands of groups
+    records thousands of events). Use it inside the transaction of the changes the events record;
+    an exception in the block writes none. A block inside another joins it."""
+    if getattr(_batches, "events", None) is not None:
+        yield
+        return
+    _batches.events = []
+    try:
+        yield
+        if _batches.events and not connection.in_atomic_block:
+            raise NotInTransaction("events_batched() must end inside the transaction of the changes it records.")
+        Event.objects.bulk_create(_batches.events, batch_size=BATCH)
+    finally:
+        _batches.events = None
 
 
 def _user_uuid(user) -> str:

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from cohort.cloud import CloudError, ComputeHost
+from cohort.core.batches import chunks
 from cohort.events.services import event_record
 from cohort.events.types import EventType
 from cohort.openstack.clouds import admin_cloud_for
@@ -129,28 +130,29 @@ def placement_changed(group: ServerGroup, old: str, new: str) -> None:
 
 def refresh_placement(groups: Sequence[ServerGroup]) -> None:
     """Recompute and store the verdict of each of `groups` from its members' records, and log each
-    change: two queries whatever their number."""
+    change. A few statements per thousand groups: the members read in one, the groups whose verdict
+    changed written by verdict, and the time of the check stamped on all in one."""
     if not groups:
         return
     members: dict[int, list[Member]] = {g.pk: [] for g in groups}
-    rows = Instance.objects.filter(server_group__in=[g.pk for g in groups]).values_list(
-        "server_group_id", "status", "host_id"
-    )
-    for group_id, status, host_id in rows:
-        members[group_id].append(Member(status, host_id))
+    for part in chunks(list(members)):
+        rows = Instance.objects.filter(server_group__in=part).values_list("server_group_id", "status", "host_id")
+        for group_id, status, host_id in rows:
+            members[group_id].append(Member(status, host_id))
     now = timezone.now()
+    changed: dict[str, list[int]] = {}
     for group in groups:
         new = verdict(group.policy, group.rules, members[group.pk])
         old = group.placement_status
         group.placement_status, group.placement_checked_at = new, now
         if new != old:
             placement_changed(group, old, new)
-    ServerGroup.objects.bulk_update(list(groups), ["placement_status", "placement_checked_at"])
-
-
-def refresh_tenant_placement(tenant: Tenant) -> None:
-    """Recompute the verdict of every group of `tenant` (after its members' facts were refreshed)."""
-    refresh_placement(list(ServerGroup.objects.filter(tenant=tenant)))
+            changed.setdefault(new, []).append(group.pk)
+    for status, pks in changed.items():
+        for part in chunks(pks):
+            ServerGroup.objects.filter(pk__in=part).update(placement_status=status)
+    for part in chunks(list(members)):
+        ServerGroup.objects.filter(pk__in=part).update(placement_checked_at=now)
 
 
 def placement_report(*, group: ServerGroup, staff: bool) -> dict:
