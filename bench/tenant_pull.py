@@ -5,8 +5,10 @@
 The cloud is the in-memory Nova (filled directly, in a second), or with `--lab DIR` the lab's real
 Nova: started by the script with its state kept in DIR, and filled through Nova's API the first time
 (one multi-create `POST /servers` per group, its members booted into it by scheduler hint; later
-runs reuse what DIR holds). Cohort's database is a fresh SQLite file, or with COHORT_DATABASE_URL
-set to a PostgreSQL server, a database of its own there (`--database`, rebuilt on every run).
+runs reuse what DIR holds). The lab's Nova spends about a second of CPU per server booted, so
+`--member-groups` gives members to the first N groups only. Cohort's database is a fresh SQLite file,
+or with COHORT_DATABASE_URL set to a PostgreSQL server, a database of its own there (`--database`,
+rebuilt on every run).
 
 It pulls the tenant three times, each timed against the two listings the pull reads (Nova's groups
 and servers, read alone through Cohort's driver just before):
@@ -37,9 +39,23 @@ from pathlib import Path
 parser = argparse.ArgumentParser()
 parser.add_argument("--groups", type=int, default=5000)
 parser.add_argument("--members", type=int, default=4, help="servers booted into each group")
+parser.add_argument(
+    "--member-groups",
+    type=int,
+    help="only the first N groups get members, the others stay empty (default: all); the lab boots a "
+    "server in about a second of CPU, so 20,000 would take hours to make",
+)
 parser.add_argument("--lab", metavar="DIR", help="pull from the lab's Nova, its state kept in DIR")
+parser.add_argument(
+    "--lab-hosts",
+    type=int,
+    default=14,
+    help="the lab's compute hosts (a fake host takes about 1,560 servers of the smallest flavor)",
+)
 parser.add_argument("--database", default="cohort_bench_pull", help="the PostgreSQL database to (re)build")
 args = parser.parse_args()
+if args.member_groups is None:
+    args.member_groups = args.groups
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
@@ -105,7 +121,7 @@ class Memory(Cloud):
         for i in range(args.groups):
             group = _Group(f"nova-group-{i:06d}", f"group-{i:06d}", POLICIES[i % len(POLICIES)], {})
             self.project.groups[group.id] = group
-            for k in range(args.members):
+            for k in range(args.members if i < args.member_groups else 0):
                 self.project.boot_server(f"vm-{i:06d}-{k}", group.id)
 
     def change(self) -> None:
@@ -128,7 +144,7 @@ class Lab(Cloud):
     def __init__(self, state_dir: str) -> None:
         import cohort_lab
 
-        self.lab = cohort_lab.start_lab(state_dir=state_dir)
+        self.lab = cohort_lab.start_lab(state_dir=state_dir, hosts=args.lab_hosts, timeout=300)
         self.access = self.lab.tenant("demo")
         cloud = ServiceSettings.objects.create(
             name="lab",
@@ -158,6 +174,8 @@ class Lab(Cloud):
         start = time.monotonic()
         for i in range(have, args.groups):
             group = driver.create_server_group(name=f"group-{i:06d}", policy=POLICIES[i % len(POLICIES)])
+            if i >= args.member_groups:
+                continue
             conn.compute.post(
                 "/servers",
                 json={
@@ -173,7 +191,7 @@ class Lab(Cloud):
                 },
                 microversion="2.64",
             )
-            if (i + 1) % 250 == 0:
+            if (i + 1) % 250 == 0 or i + 1 == args.member_groups:
                 rate = (i + 1 - have) / (time.monotonic() - start)
                 log(f"lab: {i + 1:,} groups with their servers ({rate:.1f} groups/s)")
 
