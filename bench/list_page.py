@@ -32,7 +32,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -51,31 +50,16 @@ parser.add_argument(
 )
 args = parser.parse_args()
 
-os.environ.setdefault("COHORT_HOME", tempfile.mkdtemp(prefix="cohort-bench-"))
-os.environ["DJANGO_SETTINGS_MODULE"] = "cohort.settings"
-os.environ["COHORT_LOG_LEVEL"] = "WARNING"
-if os.environ.get("COHORT_DATABASE_URL", "").startswith("postgres"):
-    base, _, _ = os.environ["COHORT_DATABASE_URL"].rpartition("/")
-    os.environ["COHORT_DATABASE_URL"] = f"{base}/{args.database}"
-    import psycopg
+from fresh_database import fresh_database  # noqa: E402
 
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
+fresh_database(args.database)
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from cohort.core.authentication import issue_token  # noqa: E402
 from cohort.openstack.models import Instance, ServerGroup, Tenant  # noqa: E402
 from cohort.structure.models import Customer, CustomerRole, Project, ServiceSettings  # noqa: E402
-
-call_command("migrate", verbosity=0)
 
 
 def populate() -> str:

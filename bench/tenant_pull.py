@@ -30,7 +30,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections import Counter
@@ -59,29 +58,17 @@ if args.member_groups is None:
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
-os.environ.setdefault("COHORT_HOME", tempfile.mkdtemp(prefix="cohort-bench-"))
-os.environ["DJANGO_SETTINGS_MODULE"] = "cohort.settings"
-os.environ["COHORT_LOG_LEVEL"] = "WARNING"
 if not args.lab:
     os.environ["COHORT_CLOUD_DRIVER"] = "cohort.cloud.memory.MemoryDriver"
 else:
     # The lab's Nova lists 5,000 groups at about 7 ms a group, and a busy machine slows it further:
     # a page of 1,000 may take longer than the 30 s a cloud call is given by default.
     os.environ.setdefault("COHORT_CLOUD_TIMEOUT", "120")
-if os.environ.get("COHORT_DATABASE_URL", "").startswith("postgres"):
-    base, _, _ = os.environ["COHORT_DATABASE_URL"].rpartition("/")
-    os.environ["COHORT_DATABASE_URL"] = f"{base}/{args.database}"
-    import psycopg
 
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
+from fresh_database import fresh_database  # noqa: E402
 
-import django  # noqa: E402
+fresh_database(args.database)
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from cohort.cloud import openstack as openstack_driver  # noqa: E402
@@ -91,7 +78,6 @@ from cohort.openstack.models import Instance, ServerGroup, Tenant  # noqa: E402
 from cohort.openstack.reconcile import pull_tenant  # noqa: E402
 from cohort.structure.models import Customer, Project, ServiceSettings  # noqa: E402
 
-call_command("migrate", verbosity=0)
 POLICIES = ("soft-anti-affinity", "affinity", "soft-affinity")  # each fits any number of members
 
 

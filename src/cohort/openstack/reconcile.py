@@ -97,7 +97,7 @@ def _fail_if_settled(group: ServerGroup, message: str, trace: str = "") -> None:
 
 
 PULLED_FIELDS = ("state", "policy", "rules", "backend_id")
-SERVER_FIELDS = ("name", "host_id", "status", "fault_message", "server_group")
+SERVER_COLUMNS = ("name", "host_id", "status", "fault_message", "server_group_id")  # what a pull takes from Nova
 
 
 def _apply(record: ServerGroup, remote: RemoteServerGroup) -> None:
@@ -145,9 +145,8 @@ def _sync_servers(
     now = timezone.now()
     for page in chunks(servers, BATCH):
         ids = [server.id for server in page]
-        rows = Instance.objects.filter(tenant=tenant, backend_id__in=ids).values_list(
-            "backend_id", "pk", "name", "host_id", "status", "fault_message", "server_group_id"
-        )
+        rows = Instance.objects.filter(tenant=tenant, backend_id__in=ids)
+        rows = rows.values_list("backend_id", "pk", *SERVER_COLUMNS)
         existing = {backend_id: (pk, tuple(values)) for backend_id, pk, *values in rows}
         new, changed = [], []
         for server in page:
@@ -157,13 +156,13 @@ def _sync_servers(
             values = (server.name, server.host_id, server.status, server.fault_message, group_pk)
             if values == current:
                 continue
-            fields = dict(zip(("name", "host_id", "status", "fault_message", "server_group_id"), values, strict=True))
+            fields = dict(zip(SERVER_COLUMNS, values, strict=True))
             if pk is None:
                 new.append(Instance(tenant=tenant, backend_id=server.id, seen_at=now, **fields))
             else:
                 changed.append(Instance(pk=pk, modified=now, **fields))
-        Instance.objects.bulk_create(new, batch_size=BATCH)
-        Instance.objects.bulk_update(changed, [*SERVER_FIELDS, "modified"], batch_size=BATCH)
+        Instance.objects.bulk_create(new)
+        Instance.objects.bulk_update(changed, [*SERVER_COLUMNS, "modified"])
         Instance.objects.filter(tenant=tenant, backend_id__in=ids).update(seen_at=now)
     # Older than this pull's stamp: not in the listing. (A later pull's stamp, newer, stays.)
     Instance.objects.filter(Q(seen_at__lt=now) | Q(seen_at__isnull=True), tenant=tenant).delete()
