@@ -11,6 +11,7 @@ from __future__ import annotations
 import django_filters as filters
 from django import forms
 
+from cohort.core.filtersets import FilterSet
 from cohort.core.references import uuid_from_reference
 from cohort.core.states import parse_state
 from cohort.openstack.models import Instance, ServerGroup, Tenant
@@ -96,7 +97,7 @@ def _uuid(field_name: str) -> filters.UUIDFilter:
     return filters.UUIDFilter(field_name=field_name, help_text="UUID, hex or dashed")
 
 
-class ServerGroupFilter(filters.FilterSet):
+class ServerGroupFilter(FilterSet):
     name = _substring("name", help_text=SUBSTRING)
     name_exact = filters.CharFilter(field_name="name", lookup_expr="exact", help_text="Exact name")
     description = _substring("description", help_text=SUBSTRING)
@@ -152,7 +153,7 @@ class ServerGroupFilter(filters.FilterSet):
         return queryset.none()  # a server group has no IP address
 
 
-class TenantFilter(filters.FilterSet):
+class TenantFilter(FilterSet):
     name = _substring("name")
     name_exact = filters.CharFilter(field_name="name", lookup_expr="exact")
     backend_id = filters.CharFilter(field_name="backend_id")
@@ -167,7 +168,7 @@ class TenantFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class InstanceFilter(filters.FilterSet):
+class InstanceFilter(FilterSet):
     name = _substring("name")
     backend_id = filters.CharFilter(field_name="backend_id")
     uuid = filters.UUIDFilter(field_name="uuid")

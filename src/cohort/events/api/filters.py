@@ -21,6 +21,7 @@ from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from cohort.core.filtersets import FilterSet
 from cohort.core.references import parse_uuid
 from cohort.events.models import Event
 
@@ -88,7 +89,7 @@ class ScopeFilter(filters.Filter):
         return qs.filter(Q(scope_uuid=uuid) | Q(tenant_uuid=uuid) | Q(project_uuid=uuid) | Q(customer_uuid=uuid))
 
 
-class EventFilter(filters.FilterSet):
+class EventFilter(FilterSet):
     scope = ScopeFilter(help_text="The URL of an object (as in responses): its events and those of what it holds")
     event_type = ListFilter(field_name="event_type", help_text="Repeat the key for any of several types")
     customer_uuid = filters.UUIDFilter(field_name="customer_uuid", help_text="UUID, hex or dashed")
