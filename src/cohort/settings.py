@@ -127,7 +127,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "cohort.core.request_ids.request_id_middleware",
     "cohort.metrics.middleware.http_metrics",
-    "cohort.core.middleware.body_size_limit",
+    "cohort.core.middleware.body_limits",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -213,7 +213,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "cohort.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "cohort.core.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "cohort.core.pagination.LinkHeaderPagination",

@@ -7,7 +7,7 @@ import pytest
 
 from cohort.core.parsers import MAX_DEPTH, nesting_exceeds
 from cohort.openstack.models import ServerGroup
-from tests.api.support import GROUPS, assert_error, group_path, tenant_path
+from tests.api.support import GROUPS, assert_error, assert_field_error, group_path, tenant_path
 from tests.conftest import make_group
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -161,3 +161,93 @@ def test_too_many_form_fields_is_400_json(world, owner, content_type):
         response = owner.generic("POST", GROUPS, urlencode(fields), content_type=content_type)
     data = assert_error(response, 400)
     assert list(data) == ["detail"] and "fields" in data["detail"], data
+
+
+# --- bodies that are not whole --------------------------------------------------------------------------------
+
+BOUNDARY = "cohort-test-boundary"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def multipart(fields: dict[str, str], *, closed: bool = True) -> bytes:
+    parts = "".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    )
+    return (parts + (f"--{BOUNDARY}--\r\n" if closed else "")).encode()
+
+
+@pytest.mark.parametrize("where", ["collection", "tenant"])
+def test_a_multipart_body_without_its_closing_boundary_is_400_and_creates_nothing(world, owner, where):
+    url = url_of(world, where)
+    fields = {"name": "cut-short", "policy": "anti-affinity"}
+    cut = multipart(fields, closed=False)
+    data = assert_error(owner.generic("POST", url, cut, content_type=MULTIPART), 400)
+    assert list(data) == ["detail"] and "closing boundary" in data["detail"], data
+    cut_inside_a_part = multipart(fields)[: len(cut) - 10]
+    assert_error(owner.generic("POST", url, cut_inside_a_part, content_type=MULTIPART), 400)
+    assert not ServerGroup.objects.filter(name="cut-short").exists()
+    # the same body, whole, is taken (with an epilogue after the closing boundary too)
+    whole = multipart(fields) + b"an epilogue, which RFC 2046 allows"
+    assert owner.generic("POST", url, whole, content_type=MULTIPART).status_code == 201
+    assert ServerGroup.objects.filter(name="cut-short").count() == 1
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b'{"name": "cut-short"}     ', "application/json"),
+        (b"name=cut-short&description=abc", "application/x-www-form-urlencoded"),
+        (multipart({"name": "cut-short"}), MULTIPART),
+    ],
+)
+def test_a_body_shorter_than_its_content_length_is_400_and_creates_nothing(world, owner, body, content_type):
+    """What arrived parses (the client stopped sending, or the connection broke after a whole prefix):
+    only its declared length tells it is not whole. gunicorn hands such a body over as it came."""
+    import io
+
+    declared = len(body) + 40
+    response = owner.generic(
+        "POST", GROUPS, b"", content_type=content_type,
+        CONTENT_TYPE=content_type, CONTENT_LENGTH=str(declared), **{"wsgi.input": io.BytesIO(body)},
+    )  # fmt: skip
+    data = assert_error(response, 400)
+    detail = f"The request body is incomplete: {len(body)} of the {declared} bytes of its Content-Length."
+    assert data == {"detail": detail}
+    assert not ServerGroup.objects.filter(name="cut-short").exists()
+
+
+# --- numbers Python will not convert ----------------------------------------------------------------------------
+
+HUGE = "9" * 10_000
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ('{"name": "x", "policy": "anti-affinity", "rules": {"max_server_per_host": ' + HUGE + "}}", "rules"),
+        ('{"name": "x", "rules": ' + HUGE + "}", "rules"),
+        ('{"name": -' + HUGE + "}", "name"),
+        ('{"name": "x", "description": [1, 2, ' + HUGE + "]}", "description"),
+    ],
+)
+def test_an_integer_of_10000_digits_is_a_400_naming_its_field(world, owner, body, field):
+    """Python converts integers of up to 4,300 digits; json's error for more named no field."""
+    assert assert_field_error(owner.generic("POST", GROUPS, body, content_type="application/json"), field) == [
+        "A number of 10000 digits is out of range."
+    ]
+
+
+def test_a_body_that_is_only_a_huge_number_is_a_parse_error(world, owner):
+    detail = assert_parse_error(owner.generic("POST", GROUPS, HUGE, content_type="application/json"))
+    assert "10000 digits" in detail and "JSON object" in detail
+
+
+def test_integers_python_converts_are_still_parsed():
+    import io
+
+    from cohort.core.parsers import JSONParser
+
+    body = '{"rules": {"max_server_per_host": 2}, "big": ' + "7" * 4300 + "}"
+    data = JSONParser().parse(io.BytesIO(body.encode()))
+    assert data["rules"] == {"max_server_per_host": 2} and data["big"] == int("7" * 4300)
