@@ -1,4 +1,4 @@
-"""gunicorn's configuration hooks for metrics (`--config python:cohort.metrics.gunicorn_hooks`)."""
+"""gunicorn's hooks for metrics (read by gunicorn from `cohort.core.gunicorn_config`)."""
 
 import os
 
