@@ -64,7 +64,7 @@ def server_environment(home, database: str) -> dict[str, str]:
 
 def start_processes(port: int, env: dict[str, str]) -> list[subprocess.Popen]:
     web = [sys.executable, "-m", "gunicorn", "cohort.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-           "--config", "python:cohort.core.gunicorn_config"]  # fmt: skip
+           "--config", "python:cohort.gunicorn_config"]  # fmt: skip
     return [subprocess.Popen(web, env=env), start_worker(env)]
 
 

@@ -1,4 +1,4 @@
-"""gunicorn's hooks for metrics (read by gunicorn from `cohort.core.gunicorn_config`)."""
+"""gunicorn's hooks for metrics (read by gunicorn from `cohort.gunicorn_config`)."""
 
 import os
 

@@ -33,7 +33,7 @@ class Command(BaseCommand):
             "--access-logformat",
             ACCESS_LOG_FORMAT,
             "--config",
-            "python:cohort.core.gunicorn_config",
+            "python:cohort.gunicorn_config",
             *gunicorn_args,
         ]
         os.execv(sys.executable, argv)

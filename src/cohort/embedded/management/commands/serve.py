@@ -174,7 +174,7 @@ class Command(BaseCommand):
             [
                 Child("web", [python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind,
                               "--workers", "2", "--access-logfile", "-",
-                              "--config", "python:cohort.core.gunicorn_config"]),
+                              "--config", "python:cohort.gunicorn_config"]),
                 Child("worker", [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
                                  "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER),
                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),

@@ -1,4 +1,4 @@
-"""gunicorn's configuration for `cohort web` and `cohort serve` (`--config python:cohort.core.gunicorn_config`).
+"""gunicorn's configuration for `cohort web` and `cohort serve` (`--config python:cohort.gunicorn_config`).
 
 Limits of a request's head, which gunicorn checks before Django sees the request: a request line
 (method, path and query string) of up to 8,190 bytes, gunicorn's largest (its default, 4,094, refused
