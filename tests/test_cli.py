@@ -1,6 +1,8 @@
 """The `cohort` command: managing people, customers and clouds without touching the database.
 `cohort serve`, the embedded default, is started as a user would in tests/test_serve.py."""
 
+import subprocess
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -8,6 +10,7 @@ from django.db import connection
 from cohort.core.authentication import TokenAuthentication
 from cohort.openstack.models import Tenant
 from cohort.structure.models import Customer, CustomerRole, Project, ProjectRole, ServiceSettings
+from tests import services
 
 
 def run(*args) -> str:
@@ -82,7 +85,7 @@ def test_commands_explain_bad_references():
     with pytest.raises(CommandError, match="No user"):
         run("token", "nobody")
     run("user", "bob")
-    with pytest.raises(CommandError, match="customer role"):
+    with pytest.raises(CommandError, match="one of the arguments --customer --project is required"):
         run("role", "bob", "owner")
 
 
@@ -90,3 +93,72 @@ def test_lab_boot_on_the_in_memory_cloud_says_why_it_cannot(world):
     ServiceSettings.objects.filter(pk=world.cloud.pk).update(auth_url="memory://demo")
     with pytest.raises(CommandError, match="in-memory cloud"):
         run("lab-boot", world.tenant.uuid.hex, "vm-1")
+
+
+# --- mistakes on the command line: a usage line and exit status 2, never a traceback --------------------------
+
+COHORT_COMMANDS = sorted(
+    name for name, app in __import__("django.core.management").core.management.get_commands().items()
+    if app.startswith("cohort")
+)  # fmt: skip
+
+
+def cohort_cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    env = services.cohort_env(tmp_path / "home")
+    return subprocess.run(services.cohort(*args), env=env, capture_output=True, text=True, timeout=60)
+
+
+def assert_usage_error(done: subprocess.CompletedProcess, *named: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert done.stderr.startswith("usage: cohort"), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    for text in named:
+        assert text in done.stderr, (text, done.stderr[-2000:])
+
+
+def test_every_cohort_command_is_checked_below():
+    assert set(COHORT_COMMANDS) >= {"serve", "web", "worker", "beat", "cloud", "tenant", "user", "role", "lab-boot"}
+
+
+def test_an_unknown_option_of_any_cohort_command_is_a_usage_error(tmp_path):
+    for name in COHORT_COMMANDS:
+        done = cohort_cli(name, "--no-such-option", tmp_path=tmp_path)
+        # argparse names what is missing before what is unknown
+        assert_usage_error(done, "arguments are required" if "required" in done.stderr else "--no-such-option")
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["no-such-command"], "unknown command 'no-such-command'"),
+        (["user", "alice", "--staff", "--no-staff"], "argument --no-staff: not allowed with argument --staff"),
+        (["role", "alice", "owner", "--project", "web"], "argument --project: owner is a customer role"),
+        (["role", "alice", "member", "--customer", "acme"], "argument --customer: member is a project role"),
+        (["role", "alice", "member", "--customer", "acme", "--project", "web"], "not allowed with argument"),
+        (["cloud", "c", "--auth-url", "http://k/v3", "--credential", "password"], "argument --credential: expected"),
+        (["cloud", "c", "--auth-url", "http://k/v3", "--credential", "colour=blue"], "takes no colour"),
+        (["cloud", "c", "--auth-url", "http://k/v3", "--auth-type", "admin_token", "--credential", "username=u"],
+         "--auth-type admin_token takes no username"),
+        (["cloud", "c", "--auth-url", "http://k/v3", "--credential", "username=a", "--credential", "username=b"],
+         "argument --credential: username is given twice"),
+        (["cloud", "c", "--auth-url", "http://k/v3", "--no-check", "--project", "admin"], "argument --project"),
+        (["cloud", "c", "--auth-url", "http://k/v3", "--auth-type", "kerberos"], "argument --auth-type"),
+        (["serve", "--memory", "--reset-lab"], "argument --reset-lab"),
+        (["serve", "--bind", "8000"], "argument --bind"),
+        (["web", "--workers", "0"], "argument --workers: must be at least 1"),
+        (["web", "--bind", "127.0.0.1:99999"], "argument --bind"),
+        (["lab", "--hosts", "none"], "argument --hosts"),
+        (["lab", "--port", "0"], "argument --port"),
+        (["worker", "--concurrency", "4"], "unrecognized arguments: --concurrency"),
+    ],
+)  # fmt: skip
+def test_conflicting_or_bad_options_are_a_usage_error(args, named, tmp_path):
+    assert_usage_error(cohort_cli(*args, tmp_path=tmp_path), named)
+
+
+@pytest.mark.django_db
+def test_a_tenant_credential_its_cloud_does_not_take_is_a_usage_error(world):
+    with pytest.raises(CommandError, match="argument --credential: the cloud's auth type admin_token takes no user"):
+        run("tenant", "t2", "--cloud", world.cloud.uuid.hex, "--project", world.web.uuid.hex, "--backend-id", "p2",
+            "--credential", "username=u")  # fmt: skip
+    assert not Tenant.objects.filter(name="t2").exists()

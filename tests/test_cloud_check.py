@@ -93,3 +93,15 @@ def test_a_region_without_compute_is_said(db, lab):
     args = [*user_args(access)[:-2], "--region", "RegionTwo", "--project", "cloud-check"]
     with pytest.raises(CommandError, match="lists no compute endpoint in region 'RegionTwo'"):
         register("lab-region", "--auth-url", lab.auth_url, *args)
+
+
+@needs_lab
+@pytest.mark.parametrize("domain", ["project_domain_name=Default", "project_domain_id=default"])
+def test_a_project_domain_in_the_credentials_scopes_the_project_named_by_name(db, lab, domain):
+    """It once ended in `TypeError: got multiple values for keyword argument 'project_domain_name'`."""
+    access = lab.tenant("cloud-check")
+    args = [*user_args(access), "--credential", domain, "--project", "cloud-check"]
+    uuid_hex, said = register("lab-domain", "--auth-url", lab.auth_url, *args)
+    assert f"on project {access.project_id}; Nova at {lab.endpoint}" in said
+    key, value = domain.split("=")
+    assert ServiceSettings.objects.get(uuid=uuid_hex).credentials[key] == value

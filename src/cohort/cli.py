@@ -11,8 +11,17 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cohort.settings")
-    from django.core.management import execute_from_command_line
+    import django
+    from django.core.management import execute_from_command_line, get_commands
 
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name and not name.startswith("-") and name != "help":
+        django.setup()
+        if name not in get_commands():
+            # Django says so with exit status 1; a mistyped command is a usage error like any other
+            usage = "usage: cohort COMMAND [options]"
+            sys.stderr.write(f"{usage}\ncohort: error: unknown command {name!r} (see `cohort help`)\n")
+            sys.exit(2)
     execute_from_command_line(["cohort", *sys.argv[1:]])
 
 

@@ -47,6 +47,16 @@ PAGE_SIZE = 1000  # Nova's default [api] max_limit; a cloud may cap pages lower,
 DEFAULT_TIMEOUT = 30.0  # seconds; a hung cloud must not hold a worker forever
 SESSION_SECONDS = 600.0  # how long a tenant's connection is reused
 APPLICATION_CREDENTIAL_AUTH_TYPES = ("v3applicationcredential", "applicationcredential")
+# The credential keys each auth type takes (keystoneauth's v3 plugins' own names). `project_id` of a
+# cloud's password credentials names the project its admin calls are scoped to; a tenant's project
+# comes from the tenant. Anything else would reach keystoneauth as an unexpected argument.
+_USER = frozenset({"username", "user_id", "user_domain_name", "user_domain_id"})
+CREDENTIAL_KEYS: dict[str, frozenset[str]] = {
+    "password": _USER | {"password", "project_domain_name", "project_domain_id", "project_id"},
+    "v3applicationcredential": _USER
+    | {"application_credential_id", "application_credential_name", "application_credential_secret"},
+    "admin_token": frozenset({"token"}),
+}
 # Keystone v3 plugins in place of keystoneauth's generic ones. A generic plugin first asks the
 # identity endpoint which API versions it has; when that endpoint answers 401, keystoneauth 5.18
 # asks again *authenticated*, which re-enters the plugin's own (non-reentrant) lock: the call never
@@ -253,6 +263,17 @@ def _auth(access: CloudAccess) -> dict[str, str]:
     return {"auth_url": auth_url, "project_id": access.project_id, **credentials}
 
 
+PROJECT_KEYS = frozenset({"project_id", "project_domain_name", "project_domain_id"})
+
+
+def _domain(credentials: dict[str, str]) -> dict[str, str]:
+    """The domain of a project named by name: the credentials' project domain, else the user's."""
+    for key in ("project_domain_id", "project_domain_name"):
+        if credentials.get(key):
+            return {key: credentials[key]}
+    return {"project_domain_name": credentials.get("user_domain_name", "Default")}
+
+
 def _v3_url(auth_url: str) -> str:
     """The Keystone v3 URL: `https://keystone:5000` and `https://keystone:5000/v3/` both give `.../v3`."""
     trimmed = auth_url.rstrip("/")
@@ -380,8 +401,15 @@ def check_cloud(access: CloudAccess, project: str = "") -> str:
             return f"Keystone at {url} answers; no user in the cloud's credentials, so the login is checked per tenant"
         scope = {}
         if project:
-            domain = {"project_domain_name": credentials.get("user_domain_name", "Default")}
-            scope = {"project_id": project} if _looks_like_id(project) else {"project_name": project, **domain}
+            scope = (
+                {"project_id": project}
+                if _looks_like_id(project)
+                else {"project_name": project, **_domain(credentials)}
+            )
+        elif credentials.get("project_id"):  # the project the cloud's admin calls are scoped to
+            project = credentials["project_id"]
+            scope = {"project_id": project}
+        credentials = {key: value for key, value in credentials.items() if key not in PROJECT_KEYS}
         plugin = ks_v3.Password(auth_url=url, **credentials)
         who = f"user {credentials.get('username') or credentials.get('user_id')}"
         _login(session, plugin, f"Keystone at {url} refused {who}")

@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from cohort.core.commands import Command as BaseCommand
 from cohort.core.encryption import KEY_SETTING, CredentialsKeyError, Sealed, encrypted_fields, generate_key, reencrypt
 
 

@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cohort.core.authentication import issue_token
+from cohort.core.commands import Command as BaseCommand
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 import os
 import sys
 
-from django.core.management.base import BaseCommand
-
+from cohort.core.commands import Command as BaseCommand
+from cohort.core.commands import host_port, positive_int
 from cohort.metrics.processes import prepare as prepare_metrics
 
 # gunicorn's default access line, with the response's request id at the end.
@@ -13,8 +13,8 @@ class Command(BaseCommand):
     help = "Serve the API with gunicorn (production). Extra gunicorn options go after `--`."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default=os.environ.get("COHORT_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("COHORT_WEB_WORKERS", "2")))
+        parser.add_argument("--bind", type=host_port, default=os.environ.get("COHORT_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--workers", type=positive_int, default=os.environ.get("COHORT_WEB_WORKERS", "2"))
         parser.add_argument("gunicorn_args", nargs="*")
 
     def handle(self, bind, workers, gunicorn_args, **options):

@@ -1,8 +1,7 @@
 import os
 import sys
 
-from django.core.management.base import BaseCommand
-
+from cohort.core.commands import Command as BaseCommand
 from cohort.metrics.processes import prepare as prepare_metrics
 
 

@@ -16,9 +16,11 @@ import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cohort.core.authentication import issue_token
+from cohort.core.commands import Command as BaseCommand
+from cohort.core.commands import host_port
 from cohort.core.supervisor import Child, Supervisor
 from cohort.embedded import demo
 from cohort.metrics import processes
@@ -65,7 +67,7 @@ class Command(BaseCommand):
     help = "Run Cohort with everything it needs in one command (the embedded default)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default=os.environ.get("COHORT_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--bind", type=host_port, default=os.environ.get("COHORT_BIND", "127.0.0.1:8000"))
         parser.add_argument("--memory", action="store_true", help="use the in-memory cloud, not the lab")
         parser.add_argument(
             "--reset-lab",
@@ -74,6 +76,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, bind, memory, reset_lab, **options):
+        if memory and reset_lab:
+            self.usage_error("argument --reset-lab: --memory runs no lab to reset")
         import cohort_lab
 
         lab = None

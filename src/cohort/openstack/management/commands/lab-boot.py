@@ -13,9 +13,10 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cohort.cloud import CloudError
+from cohort.core.commands import Command as BaseCommand
 from cohort.core.references import parse_uuid
 from cohort.openstack.models import ServerGroup, Tenant
 

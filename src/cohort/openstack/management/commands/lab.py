@@ -6,15 +6,18 @@ import os
 import sys
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from cohort.core.commands import Command as BaseCommand
+from cohort.core.commands import port_number, positive_int
 
 
 class Command(BaseCommand):
     help = "Run a real Keystone and Nova on 127.0.0.1 until interrupted (needs the `lab` extra)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8774)
-        parser.add_argument("--hosts", type=int, default=3, help="fake compute hosts")
+        parser.add_argument("--port", type=port_number, default=8774)
+        parser.add_argument("--hosts", type=positive_int, default=3, help="fake compute hosts")
         parser.add_argument("--reset", action="store_true", help="forget the lab's groups, servers and tenants first")
 
     def handle(self, port, hosts, reset, **options):

@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand
-
+from cohort.cloud.openstack import CREDENTIAL_KEYS
+from cohort.core.commands import Command as BaseCommand
+from cohort.core.commands import key_value
 from cohort.openstack.services import tenant_create
-from cohort.structure.management.commands._lookup import find, pairs
+from cohort.structure.management.commands._lookup import find
 from cohort.structure.models import Project, ServiceSettings
 
 
@@ -17,16 +18,25 @@ class Command(BaseCommand):
         parser.add_argument("--cloud", required=True, help="service settings name or uuid")
         parser.add_argument("--project", required=True, help="Cohort project name or uuid")
         parser.add_argument("--backend-id", required=True)
-        parser.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
+        parser.add_argument("--credential", action="append", default=[], type=key_value, metavar="KEY=VALUE")
         parser.add_argument("--description", default="")
 
     def handle(self, name, cloud, project, backend_id, credential, description, **options):
+        credentials = self.pairs(credential, "--credential")
+        service_settings = find(ServiceSettings, cloud)
+        takes = CREDENTIAL_KEYS[service_settings.auth_type] - {"project_id"}  # the tenant's project is --backend-id
+        unknown = sorted(set(credentials) - takes)
+        if unknown:
+            self.usage_error(
+                f"argument --credential: the cloud's auth type {service_settings.auth_type} takes no "
+                f"{', '.join(unknown)} (it takes {', '.join(sorted(takes))})"
+            )
         tenant = tenant_create(
             name=name,
             description=description,
-            service_settings=find(ServiceSettings, cloud),
+            service_settings=service_settings,
             project=find(Project, project),
             backend_id=backend_id,
-            credentials=pairs(credential),
+            credentials=credentials,
         )
         self.stdout.write(tenant.uuid.hex)

@@ -14,13 +14,3 @@ def find(model, reference: str, **extra):
             f"{model.__name__} {reference!r}: {'not found' if not matches else 'ambiguous, give its uuid'}"
         )
     return matches[0]
-
-
-def pairs(items: list[str]) -> dict[str, str]:
-    result = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise CommandError(f"expected KEY=VALUE, got {item!r}")
-        result[key] = value
-    return result

@@ -1,7 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cohort.cloud.base import CloudAccess, CloudError
-from cohort.structure.management.commands._lookup import find, pairs
+from cohort.cloud.openstack import CREDENTIAL_KEYS
+from cohort.core.commands import Command as BaseCommand
+from cohort.core.commands import key_value
+from cohort.structure.management.commands._lookup import find
 from cohort.structure.models import Customer, ServiceSettings
 from cohort.structure.services import cloud_save
 
@@ -18,8 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--auth-url", required=True)
         parser.add_argument("--auth-type", default="password", choices=ServiceSettings.AuthType.values)
-        parser.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
-        parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+        parser.add_argument("--credential", action="append", default=[], type=key_value, metavar="KEY=VALUE")
+        parser.add_argument("--option", action="append", default=[], type=key_value, metavar="KEY=VALUE")
         parser.add_argument("--region", default="")
         parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
         parser.add_argument("--shared", action="store_true")
@@ -28,15 +31,24 @@ class Command(BaseCommand):
         parser.add_argument("--no-check", action="store_true", help="register without logging in to Keystone")
 
     def handle(self, name, auth_url, auth_type, credential, option, region, insecure, shared, customer, **opts):
+        credentials, options = self.pairs(credential, "--credential"), self.pairs(option, "--option")
+        unknown = sorted(set(credentials) - CREDENTIAL_KEYS[auth_type])
+        if unknown:
+            self.usage_error(
+                f"argument --credential: --auth-type {auth_type} takes no {', '.join(unknown)} "
+                f"(it takes {', '.join(sorted(CREDENTIAL_KEYS[auth_type]))})"
+            )
+        if opts["no_check"] and opts["project"]:
+            self.usage_error("argument --project: names the project the check logs in to; --no-check skips the check")
         if not opts["no_check"]:
             access = CloudAccess(
                 auth_url=auth_url,
                 project_id="",
                 auth_type=auth_type,
-                credentials=pairs(credential),
+                credentials=credentials,
                 region=region,
                 verify_tls=not insecure,
-                options=pairs(option),
+                options=options,
             )
             self.stderr.write(check(access, opts["project"]))
         settings = cloud_save(
@@ -44,8 +56,8 @@ class Command(BaseCommand):
             values={
                 "auth_url": auth_url,
                 "auth_type": auth_type,
-                "credentials": pairs(credential),
-                "options": pairs(option),
+                "credentials": credentials,
+                "options": options,
                 "region": region,
                 "verify_tls": not insecure,
                 "shared": shared,

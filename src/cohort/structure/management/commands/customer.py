@@ -1,5 +1,4 @@
-from django.core.management.base import BaseCommand
-
+from cohort.core.commands import Command as BaseCommand
 from cohort.structure.services import customer_create
 
 

@@ -1,5 +1,4 @@
-from django.core.management.base import BaseCommand
-
+from cohort.core.commands import Command as BaseCommand
 from cohort.structure.management.commands._lookup import find
 from cohort.structure.models import Customer
 from cohort.structure.services import project_create

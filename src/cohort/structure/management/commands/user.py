@@ -1,7 +1,6 @@
 import getpass
 
-from django.core.management.base import BaseCommand
-
+from cohort.core.commands import Command as BaseCommand
 from cohort.structure.services import user_save
 
 
@@ -10,8 +9,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--staff", action="store_true", help="staff see and manage everything")
-        parser.add_argument("--no-staff", action="store_true")
+        staff = parser.add_mutually_exclusive_group()
+        staff.add_argument("--staff", action="store_true", help="staff see and manage everything")
+        staff.add_argument("--no-staff", action="store_true")
         parser.add_argument("--password", help="the password, or - to read it from standard input")
         parser.add_argument("--email", default="")
 
