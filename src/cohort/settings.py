@@ -215,7 +215,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "cohort.core.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["cohort.core.filtersets.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "cohort.core.pagination.LinkHeaderPagination",
     "EXCEPTION_HANDLER": "cohort.core.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -255,8 +255,15 @@ TOKEN_RENEW_INTERVAL_SECONDS = min(60, TOKEN_LIFETIME_SECONDS // 10)
 
 # Failed password logins allowed per username and per client address; past them, 429 until the
 # window (the rate's period) ends. See cohort.core.throttling.
-LOGIN_RATE_USER = env_rate("COHORT_LOGIN_RATE_USER", "10/minute")
-LOGIN_RATE_ADDRESS = env_rate("COHORT_LOGIN_RATE_ADDRESS", "30/minute")
+LOGIN_RATE_ADDRESS = env_rate("COHORT_LOGIN_RATE_ADDRESS", "20/minute")
+LOGIN_RATE_USER_ADDRESS = env_rate("COHORT_LOGIN_RATE_USER_ADDRESS", "5/minute")
+LOGIN_RATE_GLOBAL = env_rate("COHORT_LOGIN_RATE_GLOBAL", "30/minute")
+if env("COHORT_LOGIN_RATE_USER"):
+    raise ImproperlyConfigured(
+        "COHORT_LOGIN_RATE_USER is gone: failures are no longer counted per username alone (anyone could lock "
+        "a user out). Use COHORT_LOGIN_RATE_USER_ADDRESS (per username from one address) and "
+        "COHORT_LOGIN_RATE_GLOBAL (for everyone together)."
+    )
 # How many reverse proxies in front of Cohort append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
 NUM_PROXIES = int(env("COHORT_NUM_PROXIES", "0"))
 

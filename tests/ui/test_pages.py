@@ -155,7 +155,7 @@ def test_ui_login_failures_are_throttled_with_the_apis_counts(world, monkeypatch
     from django.contrib.auth import forms
     from prometheus_client import REGISTRY
 
-    settings.LOGIN_RATE_USER = (10, 3600)  # an hour's window: a slow run does not cross into the next one
+    settings.LOGIN_RATE_USER_ADDRESS = (10, 3600)  # an hour's window: a slow run does not cross into the next one
 
     world.users.member.set_password(PASSWORD)
     world.users.member.save()
@@ -167,7 +167,7 @@ def test_ui_login_failures_are_throttled_with_the_apis_counts(world, monkeypatch
     client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="10.1.1.1")
     for _ in range(5):
         assert client.post("/ui/login/", {"username": "member", "password": "wrong"}).status_code == 200
-    api = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="10.2.2.2")
+    api = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="10.1.1.1")
     for _ in range(5):
         response = api.post("/api-auth/password/", {"username": "member", "password": "wrong"}, "application/json")
         assert response.status_code == 401

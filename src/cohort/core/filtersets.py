@@ -5,18 +5,19 @@ SQLite takes it. Django's `CharField` refuses such a value, but a filter built o
 (a list of values, a choice, a method) does not. This base refuses a NUL in any filter's value,
 whatever its field, with the form's error for that parameter (`{"<param>": ["Null characters are
 not allowed."]}`, a 400), so a new filter cannot bring the 500 back. Every filter set of the API
-derives from it; `tests/api/test_filters.py` walks every list endpoint with a NUL in each filter.
+derives from it, those the backend builds from a view's `filterset_fields` too (`FilterBackend`, the
+API's filter backend); `tests/api/test_filters.py` walks every list endpoint with a NUL in each filter.
 """
 
 from __future__ import annotations
 
-import django_filters
 from django.core.validators import ProhibitNullCharactersValidator
+from django_filters import rest_framework
 
 NULL_CHARACTER = "\x00"
 
 
-class FilterSet(django_filters.FilterSet):
+class FilterSet(rest_framework.FilterSet):
     def is_valid(self) -> bool:
         super().is_valid()
         for name in self.filters:
@@ -29,3 +30,7 @@ class FilterSet(django_filters.FilterSet):
         getlist = getattr(self.data, "getlist", None)
         values = getlist(name) if getlist else [self.data.get(name)]
         return [value for value in values if isinstance(value, str)]
+
+
+class FilterBackend(rest_framework.DjangoFilterBackend):
+    filterset_base = FilterSet
