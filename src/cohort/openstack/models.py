@@ -6,6 +6,7 @@ is in at most one server group, as in Nova. A server group's name is unique with
 the database enforces it.
 """
 
+from django.conf import settings
 from django.db import models
 
 from cohort.cloud import POLICIES, CloudAccess
@@ -141,6 +142,9 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
         max_length=20, choices=PlacementStatus.choices, default=PlacementStatus.EMPTY, editable=False, db_index=True
     )
     placement_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Whether the last reconciliation found the group broken with a plan that cannot mend it (the
+    # cloud's enabled hosts cannot hold the policy, or a member Nova cannot migrate stands in the way).
+    plan_blocked = models.BooleanField(default=False, editable=False)
 
     project_path = "tenant__project"
 
@@ -168,6 +172,49 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
 
     def event_scope(self) -> Scope:
         return _in_tenant("OpenStack.ServerGroup", self, self.tenant)
+
+
+class Heal(UuidModel):
+    """One run of the heal engine on a group (`cohort.openstack.heal`), asked for by staff or by
+    reconciliation (a cloud's auto-heal). It is the group's pending work while the group is in
+    UPDATE_SCHEDULED or UPDATING, carried out one move at a time; `finished` is null while it runs,
+    and at most one per group runs.
+
+    `planned`: the moves of the plan when it was asked for ({"instance", "server", "name", "from",
+    "reason"}): no other server is ever moved. `moves`: each move made or tried, with its outcome.
+    The move in flight, if any, is `moving` (the server's Nova id), from the host `moving_from`,
+    `moving_kind` live or cold, since `moving_since`; `moving_sent` once Nova accepted it."""
+
+    group = models.ForeignKey(ServerGroup, on_delete=models.CASCADE, related_name="heals")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    automatic = models.BooleanField(default=False)
+    started = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    planned = models.JSONField(default=list)
+    moves = models.JSONField(default=list)
+    moves_done = models.PositiveIntegerField(default=0)
+    stopped_because = models.TextField(blank=True, default="")
+    # what the group looked like when the last move was sent: a move must leave it no worse, and closer
+    verdict = models.CharField(max_length=20, blank=True, default="")
+    remaining = models.PositiveIntegerField(default=0)
+    moving = models.CharField(max_length=255, blank=True, default="")
+    moving_name = models.CharField(max_length=255, blank=True, default="")
+    moving_from = models.CharField(max_length=255, blank=True, default="")
+    moving_kind = models.CharField(max_length=10, blank=True, default="")
+    moving_since = models.DateTimeField(null=True, blank=True)
+    moving_sent = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group"], condition=models.Q(finished__isnull=True), name="one_running_heal_per_group"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"heal of {self.group_id} started {self.started:%Y-%m-%d %H:%M:%S}"
 
 
 class ServerGroupTally(models.Model):

@@ -126,6 +126,8 @@ class ServiceSettings(UuidModel, TimeStampedModel, StatusModel):
     region = models.CharField(max_length=100, blank=True, default="")
     verify_tls = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True)
+    # Reconciliation heals this cloud's degraded and violated groups by itself (`cohort.openstack.heal`).
+    auto_heal = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
