@@ -22,6 +22,7 @@ from cohort.openstack.placement import (
     hosts_cache,
     leaving_order,
     plan,
+    refresh_placement,
     room,
     verdict,
 )
@@ -444,3 +445,137 @@ def test_the_clouds_own_project_id_scopes_only_its_own_access(world):
     assert tenant.admin_access() is None
     cloud.credentials = {"username": "operator", "password": "pw"}  # no project: scoped to the tenant's
     assert tenant.admin_access().project_id == tenant.backend_id
+
+
+# --- the plan in the report -------------------------------------------------------------------------
+
+
+def test_the_report_plans_a_move_naming_hosts_as_it_names_them(admin_cloud, api):
+    world = admin_cloud
+    group = nova_group(world, "forced", "anti-affinity")
+    cloud = memory_project(world.tenant)
+    cloud.boot_server("vm-1", group.backend_id, host="host1")
+    cloud.boot_server("vm-3", group.backend_id, host="host2")
+    reconcile.pull(group.pk)
+    assert (placement(api, world.users.staff, group)["plan"], placement(api, world.users.staff, group)["blocked"]) == (
+        [],
+        None,
+    )
+    cloud.boot_server("vm-2", group.backend_id, host="host1")  # recorded after vm-1 and vm-3: the newest
+    reconcile.pull(group.pk)
+    moved = Instance.objects.get(server_group=group, name="vm-2").uuid.hex
+
+    staff = placement(api, world.users.staff, group)
+    assert staff["placement_status"] == "violated"
+    assert staff["plan"] == [
+        {"server": {"uuid": moved, "name": "vm-2"}, "from": "host1", "reason": "shares host1 with vm-1"}
+    ]
+    assert (staff["blocked"], staff["last_heal"]) == (None, None)
+    assert list(staff)[-3:] == ["plan", "blocked", "last_heal"]
+
+    member = placement(api, world.users.member, group)
+    label = host_id_of(world.tenant.backend_id, "host1")[:8]
+    assert member["plan"] == [
+        {"server": {"uuid": moved, "name": "vm-2"}, "from": label, "reason": f"shares {label} with vm-1"}
+    ]
+    assert member["blocked"] is None and "host1" not in str(member)
+
+
+def test_the_report_says_what_blocks_a_plan_until_a_host_is_added(admin_cloud, api):
+    world = admin_cloud
+    group = nova_group(world, "soft", "soft-anti-affinity")
+    cloud = memory_project(world.tenant)
+    for n in range(4):
+        cloud.boot_server(f"vm-{n}", group.backend_id)  # the fourth shares host1 with vm-0
+    reconcile.pull(group.pk)
+    for user in (world.users.staff, world.users.member):
+        report = placement(api, user, group)
+        assert (report["placement_status"], report["plan"]) == ("degraded", [])
+        assert report["blocked"] == (
+            "3 hosts are enabled and this soft-anti-affinity group has 4 members: enable or add a host, "
+            "or remove a member"
+        )
+
+    MemoryCloud.hosts(world.cloud.auth_url)["host4"] = ComputeHost("host4")
+    hosts_cache.clear()
+    staff = placement(api, world.users.staff, group)
+    assert (staff["enabled_hosts"], staff["blocked"]) == (4, None)
+    assert [(m["server"]["name"], m["from"], m["reason"]) for m in staff["plan"]] == [
+        ("vm-3", "host1", "shares host1 with vm-0")
+    ]
+
+
+def test_without_the_clouds_hosts_the_plan_is_not_checked_against_them(world, api):
+    group = nova_group(world, "soft", "soft-anti-affinity")
+    cloud = memory_project(world.tenant)
+    for n in range(4):
+        cloud.boot_server(f"vm-{n}", group.backend_id)
+    reconcile.pull(group.pk)
+    report = placement(api, world.users.staff, group)  # the cloud's credentials are no admin's
+    assert report["enabled_hosts"] is None and report["blocked"] is None
+    assert [m["server"]["name"] for m in report["plan"]] == ["vm-3"]
+
+
+def test_a_member_never_placed_is_not_moved_and_a_satisfied_group_has_no_plan(admin_cloud, api):
+    world = admin_cloud
+    group = nova_group(world, "spread", "anti-affinity")
+    cloud = memory_project(world.tenant)
+    for n in range(4):
+        cloud.boot_server(f"vm-{n}", group.backend_id)  # the fourth: no valid host
+    reconcile.pull(group.pk)
+    report = placement(api, world.users.staff, group)
+    assert report["placement_status"] == "satisfied" and [m["name"] for m in report["failed"]] == ["vm-3"]
+    assert (report["plan"], report["blocked"], report["last_heal"]) == ([], None, None)
+
+    cloud.boot_server("vm-4", group.backend_id, host="host1")
+    reconcile.pull(group.pk)
+    report = placement(api, world.users.staff, group)
+    assert report["placement_status"] == "violated" and report["plan"] == []
+    assert report["blocked"] == (
+        "3 hosts are enabled and this anti-affinity group has 4 placed members: enable or add a host, or remove a "
+        "member; vm-3 was never placed (no valid host): rebuild or delete it"
+    )
+
+
+@pytest.mark.parametrize("policy", ["affinity", "soft-affinity"])
+def test_the_report_plans_affinity_towards_the_host_holding_most(admin_cloud, api, policy):
+    world = admin_cloud
+    group = nova_group(world, "together", policy)
+    cloud = memory_project(world.tenant)
+    for n in range(2):
+        cloud.boot_server(f"vm-{n}", group.backend_id, host="host2")
+    cloud.boot_server("vm-2", group.backend_id, host="host3")
+    reconcile.pull(group.pk)
+    report = placement(api, world.users.staff, group)
+    assert [(m["server"]["name"], m["from"], m["reason"]) for m in report["plan"]] == [
+        ("vm-2", "host3", "outside host2, where the group's other members are")
+    ]
+    assert report["blocked"] is None
+    MemoryCloud.hosts(world.cloud.auth_url)["host2"] = ComputeHost("host2", enabled=False)
+    hosts_cache.clear()
+    report = placement(api, world.users.member, group)
+    label = host_id_of(world.tenant.backend_id, "host2")[:8]
+    assert report["plan"] == []
+    assert report["blocked"] == (
+        f"{label} holds most of this {policy} group's members (2 of 3) and is disabled: enable it, so that the "
+        "others can join it there, or move the members together by hand"
+    )
+
+
+def test_the_report_of_an_empty_or_pending_group_has_no_plan(world, api):
+    empty = nova_group(world, "empty", "anti-affinity")
+    report = placement(api, world.users.member, empty)
+    assert (report["placement_status"], report["plan"], report["blocked"], report["last_heal"]) == (
+        "empty",
+        [],
+        None,
+        None,
+    )
+    pending = nova_group(world, "pending", "anti-affinity")
+    for n, (status, host) in enumerate([("ACTIVE", "a" * 56), ("BUILD", "")]):
+        Instance.objects.create(
+            tenant=world.tenant, server_group=pending, name=f"vm-{n}", backend_id=f"p-{n}", status=status, host_id=host
+        )
+    refresh_placement([pending])
+    report = placement(api, world.users.member, pending)
+    assert (report["placement_status"], report["plan"], report["blocked"]) == ("pending", [], None)
