@@ -204,7 +204,19 @@ def leaving_order(members: Iterable[Member]) -> list[Member]:
     )
 
 
-def _spread(policy, rules, by_host, enabled_host_ids, shown, *, all_placed: bool) -> tuple[list[Move], str | None]:
+HostsMembers = dict[str, list[Member]]  # the placed members by host id, the most crowded host first
+Naming = Callable[[str], str]
+
+
+def _spread(
+    policy: str,
+    rules: Mapping[str, int] | None,
+    by_host: HostsMembers,
+    enabled_host_ids: set[str] | None,
+    shown: Naming,
+    *,
+    all_placed: bool,
+) -> tuple[list[Move], str | None]:
     """Anti-affinity (hard or soft): the excess of each host over its limit leaves, to wherever
     Nova's scheduler puts it; blocked where the enabled hosts' free places are too few for them."""
     hard = policy == ServerGroup.Policy.ANTI_AFFINITY
@@ -236,7 +248,13 @@ def _spread(policy, rules, by_host, enabled_host_ids, shown, *, all_placed: bool
     )
 
 
-def _gather(policy, by_host, enabled_host_ids, host_names, shown) -> tuple[list[Move], str | None]:
+def _gather(
+    policy: str,
+    by_host: HostsMembers,
+    enabled_host_ids: set[str] | None,
+    host_names: Mapping[str, str],
+    shown: Naming,
+) -> tuple[list[Move], str | None]:
     """Affinity (hard or soft): the members outside the host holding most join it. Ties: an enabled
     host, then the one with fewer failing members (so the failing one leaves), then by name."""
 
