@@ -99,12 +99,19 @@ def test_anti_affinity_fills_the_hosts_then_nova_refuses_a_member(world, api, la
     assert not any(host in str(member) for host in lab.hosts)
 
 
-def test_soft_anti_affinity_with_four_members_on_three_hosts_is_degraded(api, lab, nova):
+def test_soft_anti_affinity_with_four_members_on_three_hosts_is_degraded(world, api, lab, nova):
     tenant, driver, boot = nova
     group = group_in(tenant, driver, "soft", "soft-anti-affinity")
     for n in range(len(lab.hosts) + 1):
         assert boot(f"vm-{n}", group).status == "ACTIVE"
     assert pulled(tenant, group) == "degraded"
+    # no plan can spread them on the lab's hosts: the report says what a person can do
+    staff = report(api, world.users.staff, group)
+    assert staff["plan"] == []
+    assert staff["blocked"] == (
+        f"{len(lab.hosts)} hosts are enabled and this soft-anti-affinity group has {len(lab.hosts) + 1} members: "
+        "enable or add a host, or remove a member"
+    )
 
 
 def test_a_member_forced_onto_an_occupied_host_violates_anti_affinity(world, api, lab, nova):
@@ -119,6 +126,15 @@ def test_a_member_forced_onto_an_occupied_host_violates_anti_affinity(world, api
     staff = report(api, world.users.staff, group)
     assert [(h["host_name"], len(h["members"])) for h in staff["by_host"]] == [(lab.hosts[0], 2), (lab.hosts[1], 1)]
     assert (staff["largest_host_members"], staff["largest_host_share"]) == (2, 0.6667)
+    # the plan: the forced member, recorded last, leaves; a project member sees the host's label
+    moved = {"uuid": staff["by_host"][0]["members"][1]["uuid"], "name": "vm-2"}
+    assert [m["name"] for m in staff["by_host"][0]["members"]] == ["vm-0", "vm-2"]
+    assert staff["plan"] == [{"server": moved, "from": lab.hosts[0], "reason": f"shares {lab.hosts[0]} with vm-0"}]
+    assert staff["blocked"] is None
+    label = staff["by_host"][0]["host"]
+    assert report(api, world.users.member, group)["plan"] == [
+        {"server": moved, "from": label, "reason": f"shares {label} with vm-0"}
+    ]
     assert api(world.users.member).get(URL, {"placement_status": "violated", "field": "name"}).json() == [
         {"name": "forced"}
     ]

@@ -16,6 +16,8 @@ from rest_framework.test import APIClient
 from cohort.openstack.api.serializers import ServerGroupCreateSerializer, ServerGroupWriteSerializer
 from cohort.openstack.api.wire import SERVER_GROUP
 from cohort.openstack.filtersets import ServerGroupFilter
+from cohort.openstack.models import Instance
+from cohort.openstack.placement import refresh_placement
 from tests.api.support import GROUPS, group_path, tenant_path
 from tests.clients import openapi
 from tests.conftest import make_group
@@ -336,3 +338,24 @@ def test_the_event_log_is_documented_as_the_published_client_calls_it(schema):
     assert set(headers) == {"X-Result-Count", "Link"}
     event = schema["components"]["schemas"]["Event"]["properties"]
     assert set(event) == {"uuid", "created", "event_type", "message", "context"}
+
+
+def test_the_placement_report_documents_its_plan_and_keeps_the_schema(schema, world, api):
+    components = schema["components"]["schemas"]
+    assert {"plan", "blocked", "last_heal"} <= set(components["Placement"]["properties"])
+    assert list(components["PlanMove"]["properties"]) == ["server", "from", "reason"]
+    assert list(components["PlanServer"]["properties"]) == ["uuid", "name"]
+    assert list(components["LastHeal"]["properties"]) == ["started", "finished", "moves_done", "stopped_because"]
+    group = make_group(world.tenant, "crowded", policy="anti-affinity")
+    for n, host in enumerate(["a" * 56, "a" * 56, "b" * 56]):
+        Instance.objects.create(
+            tenant=world.tenant, server_group=group, name=f"vm-{n}", backend_id=f"c-{n}", host_id=host, status="ACTIVE"
+        )
+    refresh_placement([group])
+    path = group_path(group, "placement/")
+    for user in (world.users.staff, world.users.member):
+        report = check(schema, GROUP + "placement/", "get", api(user).get(path))
+        assert [move["server"]["name"] for move in report["plan"]] == ["vm-1"]
+        assert (report["blocked"], report["last_heal"]) == (None, None)
+    with pytest.raises(AssertionError):  # the checker would catch a move of the wrong shape
+        openapi.assert_conforms(schema, GROUP + "placement/", "get", 200, {**report, "plan": [{"server": "vm-1"}]})

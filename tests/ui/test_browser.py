@@ -317,6 +317,10 @@ def test_staff_see_what_the_placement_report_shows_staff(site, browser):
         card = article(browser, site.spread)
         assert card.get_attribute("data-verdict") == "violated"
         assert [h.text for h in card.find_elements(By.CSS_SELECTOR, ".placement .host-name")] == expected
+        # three hosts cannot hold four placed members apart: no plan, and what a person can do instead
+        assert report["plan"] == [] and "vm-4 was never placed" in report["blocked"], report
+        assert card.find_element(By.CSS_SELECTOR, ".plan .blocked").text == f"Blocked: {report['blocked']}"
         assert card.find_elements(By.CSS_SELECTOR, ".actions")  # staff manage everything
         screenshot(card.find_element(By.CSS_SELECTOR, ".placement"), "placement-staff.png")
+        screenshot(card, "group-staff.png")
         log_out(browser)

@@ -246,6 +246,47 @@ def test_staff_see_host_names_where_the_clouds_credentials_may_list_them(world, 
     assert "host1" not in member_html  # the same cloud, a tenant user: labels only
 
 
+def plan_of(html: str) -> list[str]:
+    """The moves of the page's plans, as read: "vm-2 leaves host1: shares host1 with vm-1"."""
+    moves = re.findall(r'<li class="move">(.*?)</li>', html, re.S)
+    return [re.sub(r"<[^>]+>", "", move) for move in moves]
+
+
+def test_the_plan_is_shown_under_the_picture_naming_hosts_as_the_picture_does(world, page, violated):
+    newest = Instance.objects.get(server_group=violated, name="vm-2")
+    Instance.objects.filter(pk=newest.pk).update(created=newest.created + timedelta(seconds=1))
+    label = host_id_of(world.tenant.backend_id, "host1")[:8]
+    html = page(world.users.member).get("/ui/").content.decode()
+    assert plan_of(html) == [f"vm-2 leaves {label}: shares {label} with vm-1"]
+    assert "To mend the placement, move 1 server" in html and 'class="blocked"' not in html
+    assert html.index('aria-label="Placement of spread"') < html.index('aria-label="Plan for spread"')
+    assert "Never placed: rebuild or delete it." in html  # vm-4, which the plan does not move
+
+    world.cloud.credentials = {"token": "admin:ops"}
+    world.cloud.save()
+    html = page(world.users.staff).get("/ui/").content.decode()
+    assert plan_of(html) == ["vm-2 leaves host1: shares host1 with vm-1"]
+
+
+def test_what_blocks_a_plan_is_shown(world, page):
+    world.cloud.credentials = {"token": "admin:ops"}
+    world.cloud.save()
+    group = make_group(world.tenant, "soft", policy="soft-anti-affinity")
+    for n, host in enumerate(["host1", "host2", "host3", "host1"]):
+        member(group, f"s-{n}", host=host)
+    refresh_placement([group])
+    satisfied = make_group(world.tenant, "fine", policy="affinity")
+    member(satisfied, "f-1", host="host1")
+    refresh_placement([satisfied])
+    html = page(world.users.member).get("/ui/").content.decode()
+    assert plan_of(html) == []
+    assert html.count('class="plan"') == 1  # the satisfied group has none
+    assert (
+        '<p class="blocked"><strong>Blocked:</strong> 3 hosts are enabled and this soft-anti-affinity group has 4 '
+        "members: enable or add a host, or remove a member</p>"
+    ) in html
+
+
 def test_members_being_built_wait_in_a_column_of_their_own(world, page):
     group = make_group(world.tenant, "building", policy="affinity")
     member(group, "b-1", status="BUILD")
@@ -331,12 +372,18 @@ def test_the_list_costs_the_same_queries_whatever_its_groups(world, page):
     member(group, "m", host="host1")
     few = queries()
     second_tenant = world.web.tenants.create(name="acme-second", service_settings=world.cloud, backend_id="acme-2")
+    policies = ["anti-affinity", "soft-anti-affinity", "affinity", "soft-affinity"]
+    groups = []
     for n in range(PAGE_SIZE + 5):
-        group = make_group(world.tenant if n % 2 else second_tenant, f"g-{n}", policy="anti-affinity")
-        for m in range(3):
-            member(group, f"m-{m}", host=f"host{m + 1}", status="ERROR" if m == 2 else "ACTIVE")
+        group = make_group(world.tenant if n % 2 else second_tenant, f"g-{n}", policy=policies[n % 4])
+        for m in range(3):  # on host1, host2, host1: each group needs a plan (the ERROR one's is blocked)
+            member(group, f"m-{m}", host=f"host{m % 2 + 1}", status="ERROR" if m == 2 and n % 3 else "ACTIVE")
+        groups.append(group)
+    refresh_placement(groups)
     many = queries()
     assert many == few
+    html = client.get("/ui/").content.decode()
+    assert html.count('class="plan"') == PAGE_SIZE and 'class="blocked"' in html and '<li class="move">' in html
 
 
 def test_pages_carry_no_script_and_their_policy(world, page, violated):

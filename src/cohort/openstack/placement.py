@@ -27,6 +27,13 @@ compute hosts) and `room`: how many more members the group can take without brea
 soft-anti-affinity, the enabled hosts holding no member; null for the affinity policies, whose limit
 is a host's capacity). Where the credentials cannot list hosts (403), or the cloud does not answer
 in time, those are null, never an error.
+
+`plan` says what would mend a degraded or violated group: the fewest moves (which member leaves which
+host, and why), or why no move can (`blocked`: what a person can do). It is a pure function of the
+same facts plus the enabled hosts, shared by the report, the page and the heal engine. Which member
+leaves a crowded host: one already failing (in ERROR on that host) first; then one Nova can migrate
+(ACTIVE or SHUTOFF) before one it cannot; then the newest, by the time Cohort recorded the server
+(ties: the greater uuid). The member that stays is so the longest-lived healthy one.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -54,15 +61,56 @@ Status = ServerGroup.PlacementStatus
 LABEL_LENGTH = 8
 DELETED_STATUSES = frozenset({"DELETED", "SOFT_DELETED"})
 FAILED_STATUS = "ERROR"
+MOVABLE_STATUSES = frozenset({"ACTIVE", "SHUTOFF"})  # what Nova live- or cold-migrates
+# Nova's statuses of a server in the middle of a task: it is ACTIVE or SHUTOFF again when the task ends
+BUSY_STATUSES = frozenset({"BUILD", "REBUILD", "MIGRATING", "RESIZE", "VERIFY_RESIZE", "REBOOT", "HARD_REBOOT"})
 HOSTS_CACHE_SECONDS = 60.0  # how long one cloud's compute hosts are reused between calls
 
 
 @dataclass(frozen=True)
 class Member:
-    """What the verdict needs of one member: Nova's status and host id ("" while unscheduled)."""
+    """What the verdict needs of one member: Nova's status and host id ("" while unscheduled); and
+    what the plan needs to name it and choose between members: its uuid, name, and when Cohort
+    recorded it (seconds since the epoch)."""
 
     status: str
     host_id: str
+    uuid: str = ""
+    name: str = ""
+    recorded: float = 0.0
+
+    @property
+    def called(self) -> str:
+        return self.name or self.uuid
+
+
+@dataclass(frozen=True)
+class Move:
+    """One move of a plan: `member` leaves the host `from_host_id`, for `reason` (words, naming hosts
+    as the plan was asked to). `to_host_id` is "" where Nova's scheduler chooses the host (the
+    anti-affinity policies), or the host to join (the affinity policies: the one holding most)."""
+
+    member: Member
+    from_host_id: str
+    to_host_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What mends a group: `moves` in the order to make them, and `blocked`: None, or what a person
+    must do first (then `moves` is empty where the cloud's hosts cannot hold the policy at all, or
+    lists the moves that wait for a member Nova cannot migrate yet)."""
+
+    moves: tuple[Move, ...] = ()
+    blocked: str | None = None
+
+    @property
+    def actionable(self) -> bool:
+        return bool(self.moves) and self.blocked is None
+
+
+NOTHING_TO_DO = Plan()
 
 
 def counted(members: Iterable[Member]) -> list[Member]:
@@ -103,6 +151,172 @@ def room(policy: str, rules: Mapping[str, int] | None, members: Iterable[Member]
     limit = (rules or {}).get("max_server_per_host", 1) if policy == ServerGroup.Policy.ANTI_AFFINITY else 1
     per_host = Counter(m.host_id for m in counted(members) if m.host_id)
     return sum(max(0, limit - per_host[host_id]) for host_id in enabled_host_ids)
+
+
+def plan(
+    policy: str,
+    rules: Mapping[str, int] | None,
+    members: Iterable[Member],
+    *,
+    enabled_host_ids: set[str] | None = None,
+    host_names: Mapping[str, str] | None = None,
+    shown: Callable[[str], str] | None = None,
+) -> Plan:
+    """The fewest moves that bring a group with `policy`, `rules` and `members` to `satisfied`, or
+    why none can. Empty unless the verdict is `degraded` or `violated`.
+
+    `enabled_host_ids`: the hosts Nova may place on (None where the cloud does not say: the plan is
+    then not checked against them). `host_names`: the hosts' real names where known, which order the
+    hosts (and break ties between them). `shown`: how the words name a host (by default its real
+    name where known, else its label). Members without a host (being built, or failed) never move.
+    """
+    members = counted(members)
+    if verdict(policy, rules, members) not in (Status.DEGRADED, Status.VIOLATED):
+        return NOTHING_TO_DO
+    host_names = host_names or {}
+    shown = shown or (lambda host_id: host_names.get(host_id) or host_label(host_id))
+    by_host: dict[str, list[Member]] = {}
+    for member in members:
+        if member.host_id:
+            by_host.setdefault(member.host_id, []).append(member)
+    placed = sum(len(here) for here in by_host.values())
+    order = sorted(by_host, key=lambda host_id: (-len(by_host[host_id]), host_names.get(host_id, ""), host_id))
+    crowded = {host_id: by_host[host_id] for host_id in order}
+    if policy in (ServerGroup.Policy.ANTI_AFFINITY, ServerGroup.Policy.SOFT_ANTI_AFFINITY):
+        moves, blocked = _spread(policy, rules, crowded, enabled_host_ids, shown, all_placed=len(members) == placed)
+    else:
+        moves, blocked = _gather(policy, crowded, enabled_host_ids, host_names, shown)
+    if blocked:
+        return Plan((), _with_unplaced(blocked, members))
+    stuck = [move.member for move in moves if move.member.status.upper() not in MOVABLE_STATUSES]
+    if stuck:
+        return Plan(tuple(moves), _with_unplaced("; ".join(_unmovable(member) for member in stuck), members))
+    return Plan(tuple(moves))
+
+
+def leaving_order(members: Iterable[Member]) -> list[Member]:
+    """`members` of one host, the first to leave first: failing (ERROR) ones, then those Nova can
+    migrate, then the newest (by Cohort's record of the server, then uuid)."""
+    newest_first = sorted(members, key=lambda m: (m.recorded, m.uuid), reverse=True)
+    return sorted(
+        newest_first,
+        key=lambda m: (m.status.upper() != FAILED_STATUS, m.status.upper() not in MOVABLE_STATUSES),
+    )
+
+
+HostsMembers = dict[str, list[Member]]  # the placed members by host id, the most crowded host first
+Naming = Callable[[str], str]
+
+
+def _spread(
+    policy: str,
+    rules: Mapping[str, int] | None,
+    by_host: HostsMembers,
+    enabled_host_ids: set[str] | None,
+    shown: Naming,
+    *,
+    all_placed: bool,
+) -> tuple[list[Move], str | None]:
+    """Anti-affinity (hard or soft): the excess of each host over its limit leaves, to wherever
+    Nova's scheduler puts it; blocked where the enabled hosts' free places are too few for them."""
+    hard = policy == ServerGroup.Policy.ANTI_AFFINITY
+    limit = (rules or {}).get("max_server_per_host", 1) if hard else 1
+    moves = []
+    for host_id, here in by_host.items():
+        leaving = leaving_order(here)[: max(0, len(here) - limit)]
+        staying = [m for m in here if not any(m is gone for gone in leaving)]
+        for member in leaving:
+            if limit == 1:
+                reason = f"shares {shown(host_id)} with {_names(staying)}"
+            else:
+                reason = f"{shown(host_id)} holds {len(here)}, max_server_per_host is {limit}"
+            moves.append(Move(member, host_id, "", reason))
+    if enabled_host_ids is None:
+        return moves, None
+    free = sum(max(0, limit - len(by_host.get(host_id, ()))) for host_id in enabled_host_ids)
+    short = len(moves) - free
+    if short <= 0:
+        return moves, None
+    enabled, placed = len(enabled_host_ids), sum(len(here) for here in by_host.values())
+    hosts_needed = -(-short // limit)
+    allows = f" allows {limit} per host and" if limit > 1 else ""
+    counted_members = "members" if all_placed else "placed members"
+    return [], (
+        f"{enabled} {_plural(enabled, 'host')} {'is' if enabled == 1 else 'are'} enabled and this {policy} group"
+        f"{allows} has {placed} {counted_members}: enable or add {_count(hosts_needed, 'host')}, "
+        f"or remove {_count(short, 'member')}"
+    )
+
+
+def _gather(
+    policy: str,
+    by_host: HostsMembers,
+    enabled_host_ids: set[str] | None,
+    host_names: Mapping[str, str],
+    shown: Naming,
+) -> tuple[list[Move], str | None]:
+    """Affinity (hard or soft): the members outside the host holding most join it. Ties: an enabled
+    host, then the one with fewer failing members (so the failing one leaves), then by name."""
+
+    def rank(host_id: str) -> tuple:
+        here = by_host[host_id]
+        disabled = enabled_host_ids is not None and host_id not in enabled_host_ids
+        failing = sum(m.status.upper() == FAILED_STATUS for m in here)
+        return (-len(here), disabled, failing, host_names.get(host_id, ""), host_id)
+
+    target = min(by_host, key=rank)
+    held, placed = len(by_host[target]), sum(len(here) for here in by_host.values())
+    if enabled_host_ids is not None and target not in enabled_host_ids:
+        return [], (
+            f"{shown(target)} holds most of this {policy} group's members ({held} of {placed}) and is disabled: "
+            f"enable it, so that the others can join it there, or move the members together by hand"
+        )
+    tied = sum(len(here) == held for here in by_host.values()) > 1
+    outside = [m for host_id, here in by_host.items() if host_id != target for m in leaving_order(here)]
+    if len(outside) == 1:
+        why = f"outside {shown(target)}, where the group's other members are"
+    elif tied:
+        why = f"outside {shown(target)}, which holds as many of the group's members as any host ({held} of {placed})"
+    else:
+        why = f"outside {shown(target)}, which holds most of the group's members ({held} of {placed})"
+    return [Move(m, m.host_id, target, why) for m in outside], None
+
+
+def _unmovable(member: Member) -> str:
+    status = member.status.upper() or "of no known status"
+    if status == FAILED_STATUS:
+        hint = "reset its state or rebuild it, or delete it"
+    elif status in BUSY_STATUSES:
+        hint = "wait until it is ACTIVE or SHUTOFF again"
+    else:
+        hint = "make it ACTIVE or SHUTOFF, or delete it"
+    return f"{member.called} is {status} and Nova migrates only ACTIVE or SHUTOFF servers: {hint}"
+
+
+def _with_unplaced(blocked: str, members: list[Member]) -> str:
+    """`blocked`, and what to do about the members Nova never placed (they do not move)."""
+    unplaced = [m for m in members if is_failed(m)]
+    if not unplaced:
+        return blocked
+    verb = "was" if len(unplaced) == 1 else "were"
+    return f"{blocked}; {_names(unplaced)} {verb} never placed (no valid host): rebuild or delete {_it(unplaced)}"
+
+
+def _names(members: Sequence[Member]) -> str:
+    names = [m.called for m in members]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _it(members: Sequence[Member]) -> str:
+    return "it" if len(members) == 1 else "them"
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
+def _count(n: int, word: str) -> str:
+    return f"a {word}" if n == 1 else f"{n} {word}s"
 
 
 def host_label(host_id: str) -> str:
@@ -174,7 +388,7 @@ def placement_reports(groups: Sequence[ServerGroup], *, staff: bool) -> list[dic
             Instance.objects.filter(server_group__in=list(rows))
             .exclude(status__in=DELETED_STATUSES)
             .order_by("name", "pk")
-            .values("server_group_id", "uuid", "name", "status", "host_id", "fault_message")
+            .values("server_group_id", "uuid", "name", "status", "host_id", "fault_message", "created")
         )
         for instance in instances:
             rows[instance["server_group_id"]].append(instance)
@@ -182,7 +396,7 @@ def placement_reports(groups: Sequence[ServerGroup], *, staff: bool) -> list[dic
 
 
 def _report(group: ServerGroup, instances: list[dict], *, staff: bool) -> dict:
-    members = [Member(i["status"], i["host_id"]) for i in instances]
+    members = [Member(i["status"], i["host_id"], i["uuid"].hex, i["name"], i["created"].timestamp()) for i in instances]
     hosts = compute_hosts(group.tenant)
     names = {}
     enabled_ids: set[str] | None = None
@@ -205,6 +419,13 @@ def _report(group: ServerGroup, instances: list[dict], *, staff: bool) -> dict:
     columns = sorted(by_host.items(), key=lambda item: (-len(item[1]), host_label(item[0]), item[0]))
     anti = group.policy in (ServerGroup.Policy.ANTI_AFFINITY, ServerGroup.Policy.SOFT_ANTI_AFFINITY)
     checked = group.placement_checked_at
+
+    def shown(host_id: str) -> str:
+        return (names.get(host_id) if staff else None) or host_label(host_id)
+
+    mending = NOTHING_TO_DO
+    if group.placement_status in (Status.DEGRADED, Status.VIOLATED):
+        mending = plan(group.policy, group.rules, members, enabled_host_ids=enabled_ids, host_names=names, shown=shown)
     return {
         "placement_status": group.placement_status,
         "checked_at": checked.isoformat().replace("+00:00", "Z") if checked else None,
@@ -219,6 +440,16 @@ def _report(group: ServerGroup, instances: list[dict], *, staff: bool) -> dict:
         "waiting": waiting,
         "enabled_hosts": len(enabled_ids) if enabled_ids is not None else None,
         "room": room(group.policy, group.rules, members, enabled_ids) if anti and enabled_ids is not None else None,
+        "plan": [
+            {
+                "server": {"uuid": move.member.uuid, "name": move.member.name},
+                "from": shown(move.from_host_id),
+                "reason": move.reason,
+            }
+            for move in mending.moves
+        ],
+        "blocked": mending.blocked,
+        "last_heal": None,  # the heal engine's record of its last run, once there is one
     }
 
 

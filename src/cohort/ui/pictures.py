@@ -1,6 +1,7 @@
 """A group's placement as the page draws it: one column per host, a box per member coloured by its
 status, the members still waiting for a host, and those that could not be placed, each with Nova's
-fault.
+fault; and under it the plan that would mend the placement (each move and its reason) or what
+blocks it.
 
 It draws the placement report (`cohort.openstack.placement.placement_reports`, one query for a page
 of groups), which already decides what the user may see: a host's name for staff, a short anonymous
@@ -67,4 +68,9 @@ def picture(report: dict) -> dict:
         "waiting": [member(entry) for entry in report.get("waiting", [])],
         "enabled_hosts": report.get("enabled_hosts"),
         "room": report.get("room"),
+        "plan": [
+            {"server": move["server"]["name"] or move["server"]["uuid"], "from": move["from"], "reason": move["reason"]}
+            for move in report.get("plan", [])
+        ],
+        "blocked": report.get("blocked"),
     }

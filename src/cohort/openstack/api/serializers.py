@@ -184,6 +184,40 @@ class PlacementHostSerializer(serializers.Serializer):
     members = PlacementMemberSerializer(many=True, read_only=True)
 
 
+class PlanServerSerializer(serializers.Serializer):
+    uuid = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+# A move's keys are `server`, `from` (a Python keyword, hence the class built by type()) and `reason`.
+PlanMoveSerializer = type(
+    "PlanMoveSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "One move of a placement plan: which server leaves which host, and why.",
+        "__module__": __name__,
+        "server": PlanServerSerializer(read_only=True, help_text="The member that leaves its host"),
+        "from": serializers.CharField(
+            read_only=True, help_text="The host it leaves, named as in `by_host`: its name for staff, else its label"
+        ),
+        "reason": serializers.CharField(
+            read_only=True,
+            help_text='Why, in words: e.g. "shares host1 with vm-2", "host1 holds 3, '
+            'max_server_per_host is 2", "outside host2, where the group\'s other members are"',
+        ),
+    },
+)
+
+
+class LastHealSerializer(serializers.Serializer):
+    started = serializers.DateTimeField(read_only=True)
+    finished = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null while the heal runs")
+    moves_done = serializers.IntegerField(read_only=True)
+    stopped_because = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Why the heal stopped early (Nova's own words); null if it did not"
+    )
+
+
 class PlacementSerializer(serializers.Serializer):
     """The answer of `GET /api/openstack-server-groups/{uuid}/placement/` (`placement.placement_report`)."""
 
@@ -211,4 +245,18 @@ class PlacementSerializer(serializers.Serializer):
         allow_null=True,
         help_text="How many more members fit without breaking an anti-affinity policy; null for the affinity "
         "policies, or unless the cloud lets Cohort list its hosts",
+    )
+    plan = PlanMoveSerializer(
+        many=True,
+        read_only=True,
+        help_text="The fewest moves that bring a degraded or violated group to satisfied, in order; empty otherwise",
+    )
+    blocked = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="Null, or what a person must do first: the enabled hosts cannot hold the policy (the plan is "
+        "then empty), or a member to move is not ACTIVE or SHUTOFF",
+    )
+    last_heal = LastHealSerializer(
+        read_only=True, allow_null=True, help_text="The last heal of the group; null when there was none"
     )
