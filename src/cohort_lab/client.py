@@ -291,6 +291,20 @@ def admin_in_project(admin: CloudAccess, project_id: str) -> CloudAccess:
                        region=admin.region)  # fmt: skip
 
 
+def stop_server(access: CloudAccess, server_id: str, timeout: float = 60.0) -> None:
+    """Power a server off as the tenant of `access` (`os-stop`) and wait until it is SHUTOFF."""
+    conn = connect(access)
+    with translated_errors():
+        response = conn.compute.post(f"/servers/{server_id}/action", json={"os-stop": None})
+        if response.status_code >= 400:
+            raise nova_error(response)
+        deadline = time.monotonic() + timeout
+        while conn.compute.get_server(server_id).status != "SHUTOFF":
+            if time.monotonic() > deadline:
+                raise CloudError(f"Server {server_id} was not SHUTOFF after {timeout} s.")
+            time.sleep(0.1)
+
+
 def delete_server(access: CloudAccess, server_id: str) -> None:
     """Delete a server as the tenant of `access` (it leaves its group)."""
     with translated_errors():

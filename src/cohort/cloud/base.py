@@ -116,6 +116,10 @@ class ComputeHost:
         return self.enabled and self.up
 
 
+# What `move_failure` says when Nova recorded a failed move but hides why from these credentials.
+FAILURE_HIDDEN = "Nova recorded this move as failed; only a cloud admin may see why."
+
+
 class CloudError(Exception):
     """A cloud refused or failed a request. `message` is the cloud's own words."""
 

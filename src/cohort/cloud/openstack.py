@@ -38,6 +38,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3 as ks_v3
 
 from cohort.cloud.base import (
+    FAILURE_HIDDEN,
     BadRequest,
     CloudAccess,
     CloudError,
@@ -195,8 +196,9 @@ class OpenStackDriver:
         for event in failed:
             if event.get("details"):
                 return str(event["details"])
-        what = failed[0]["event"] if failed else newest["action"]
-        return f"Nova recorded {what} as failed without its reason (its words need compute API 2.84 or newer)."
+        if _older(microversion, EVENT_DETAILS_MICROVERSION):
+            return f"Nova recorded this move as failed; why needs compute API {EVENT_DETAILS_MICROVERSION}+."
+        return FAILURE_HIDDEN
 
     def _negotiated_microversion(self, wanted: str | None = None) -> str:
         """The cloud's newest microversion up to `wanted` (the driver's own by default)."""
@@ -212,7 +214,7 @@ class OpenStackDriver:
     def _microversion_at_least(self, needed: str, what: str) -> str:
         """`needed` itself, or `BadRequest` saying that this cloud is too old for `what`."""
         chosen = self._negotiated_microversion(needed)
-        if discover.normalize_version_number(chosen) < discover.normalize_version_number(needed):
+        if _older(chosen, needed):
             raise BadRequest(f"This cloud's compute API stops at microversion {chosen}; {what} needs {needed}+.")
         return chosen
 
@@ -363,6 +365,10 @@ def _choose_microversion(endpoint_data: Any, wanted: str, auth_url: str) -> str:
     oldest = discover.normalize_version_number(endpoint_data.min_microversion or "2.1")
     chosen = max(min(discover.normalize_version_number(wanted), newest), oldest)
     return discover.version_to_string(chosen)
+
+
+def _older(microversion: str, than: str) -> bool:
+    return discover.normalize_version_number(microversion) < discover.normalize_version_number(than)
 
 
 def _supports_policy_and_rules(microversion: str) -> bool:
