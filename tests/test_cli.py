@@ -1,6 +1,7 @@
 """The `cohort` command: managing people, customers and clouds without touching the database.
 `cohort serve`, the embedded default, is started as a user would in tests/test_serve.py."""
 
+import json
 import subprocess
 
 import pytest
@@ -89,6 +90,19 @@ def test_commands_explain_bad_references():
         run("role", "bob", "owner")
 
 
+def test_lab_host_without_a_running_lab_says_so(tmp_path):
+    for action in ("add", "disable", "enable"):
+        with pytest.raises(CommandError, match=f"no lab is running at {tmp_path}"):
+            run("lab-host", action, "host4", "--lab-dir", str(tmp_path))
+    # a lab that died without removing its lab.json: nothing answers on its ports
+    info = {"endpoint": "http://127.0.0.1:9/v2.1", "auth_url": "http://127.0.0.1:9/v3", "admin_password": "x",
+            "control_secret": "x"}  # fmt: skip
+    (tmp_path / "lab.json").write_text(json.dumps(info))
+    for action in ("add", "disable"):
+        with pytest.raises(CommandError, match="no lab answers at http://127.0.0.1:9"):
+            run("lab-host", action, "host4", "--lab-dir", str(tmp_path))
+
+
 def test_lab_boot_on_the_in_memory_cloud_says_why_it_cannot(world):
     ServiceSettings.objects.filter(pk=world.cloud.pk).update(auth_url="memory://demo")
     with pytest.raises(CommandError, match="in-memory cloud"):
@@ -117,7 +131,9 @@ def assert_usage_error(done: subprocess.CompletedProcess, *named: str) -> None:
 
 
 def test_every_cohort_command_is_checked_below():
-    assert set(COHORT_COMMANDS) >= {"serve", "web", "worker", "beat", "cloud", "tenant", "user", "role", "lab-boot"}
+    assert set(COHORT_COMMANDS) >= {
+        "serve", "web", "worker", "beat", "cloud", "tenant", "user", "role", "lab-boot", "lab-host"
+    }  # fmt: skip
 
 
 def test_an_unknown_option_of_any_cohort_command_is_a_usage_error(tmp_path):
@@ -150,6 +166,10 @@ def test_an_unknown_option_of_any_cohort_command_is_a_usage_error(tmp_path):
         (["lab", "--hosts", "none"], "argument --hosts"),
         (["lab", "--port", "0"], "argument --port"),
         (["worker", "--concurrency", "4"], "unrecognized arguments: --concurrency"),
+        (["lab-host", "add"], "the following arguments are required: name"),
+        (["lab-host", "remove", "host4"], "argument action: invalid choice: 'remove'"),
+        (["lab-host", "add", "host 4"], "argument name: 'host 4' is not a host name"),
+        (["lab-host", "enable", "h/1"], "argument name: 'h/1' is not a host name"),
     ],
 )  # fmt: skip
 def test_conflicting_or_bad_options_are_a_usage_error(args, named, tmp_path):

@@ -33,7 +33,9 @@ from cohort_lab.client import (
     delete_application_credential,
     delete_endpoint,
     delete_server,
+    set_host_enabled,
     set_quota,
+    stop_server,
 )
 from cohort_lab.process import Lab, LabError, has_state, read_stamp, reset_state, start_lab, write_stamp
 
@@ -58,8 +60,10 @@ __all__ = [
     "reset_state",
     "write_stamp",
     "nova_installed",
+    "set_host_enabled",
     "set_quota",
     "start_lab",
+    "stop_server",
 ]
 
 

@@ -4,11 +4,12 @@ It starts the lab's Keystone in a child process (`cohort_lab.identity`) and Nova
 one, meanwhile. Both keep their databases in the state directory (`keystone/` and `nova/`) and find
 them again on the next start; `--reset` forgets them first. Once Keystone answers it registers Nova
 there (its service user, and the compute endpoint in the catalog) as an operator would, serves the
-compute API on 127.0.0.1, writes `lab.json` (Keystone's URL, the admin password, the compute
-endpoint, pid, image and flavor ids; readable by its owner only) into the state directory, and
-prints one ready line. On SIGTERM or SIGINT, or when the process named by `--parent-pid` is gone, it
-stops the HTTP server, every Nova service and Keystone, removes `lab.json` and exits 0, so a test
-run that dies leaves no lab behind.
+compute API on 127.0.0.1 (with the lab's control endpoint in front, `cohort_lab.control`), writes
+`lab.json` (Keystone's URL, the admin password, the compute endpoint, the control secret, pid, image
+and flavor ids, the compute hosts; readable by its owner only, rewritten when a host is added) into
+the state directory, and prints one ready line. On SIGTERM or SIGINT, or when the process named by
+`--parent-pid` is gone, it stops the HTTP server, every Nova service and Keystone, removes `lab.json`
+and exits 0, so a test run that dies leaves no lab behind.
 """
 
 from __future__ import annotations
@@ -180,9 +181,17 @@ def _run(
 
 def _serve(args, stop, nova, listener, endpoint: str, auth_url: str, admin_password: str) -> None:
     """Serve Nova's API on `listener` and say so in `lab.json`, until `stop` is set."""
-    from cohort_lab import client, stack, wsgi
+    from cohort_lab import client, control, stack, wsgi
 
-    server = wsgi.serve_on(wsgi.serialised(nova.wsgi_app()), listener)
+    def add_host(name: str) -> list[str]:
+        nova.add_host(name)  # HostExists, a ValueError, when the lab has it
+        info["hosts"] = list(nova.hosts)
+        _write_ready(args.state_dir, info)
+        return list(nova.hosts)
+
+    secret = secrets.token_urlsafe(24)
+    app = control.routed(nova.wsgi_app(), secret, add_host)
+    server = wsgi.serve_on(wsgi.serialised(app), listener)
     threading.Thread(target=server.serve_forever, name="lab-http", daemon=True).start()
     if args.parent_pid:
         threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
@@ -191,6 +200,7 @@ def _serve(args, stop, nova, listener, endpoint: str, auth_url: str, admin_passw
         "auth_url": auth_url,
         "region": client.REGION,
         "admin_password": admin_password,
+        control.SECRET_KEY: secret,
         "pid": os.getpid(),
         "image_id": stack.IMAGE_ID,
         "flavor_id": FLAVOR_ID,

@@ -20,8 +20,8 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 from cohort.cloud import openstack as openstack_driver
-from cohort.cloud.base import CloudAccess, CloudError, RemoteServer
-from cohort.cloud.openstack import translated_errors
+from cohort.cloud.base import CloudAccess, CloudError, NotFound, RemoteServer
+from cohort.cloud.openstack import nova_error, translated_errors
 
 IMAGE_ID = "155d900f-4e14-4e4c-a73d-069cbf4541e6"  # the image of Nova's Glance fixture
 FLAVOR_ID = "1"  # m1.tiny of Nova's default flavors
@@ -33,6 +33,7 @@ FORCED_HOST_ZONE = "nova"  # Nova's default availability zone: `nova:HOST` force
 MEMBER_ROLE = "member"  # what a tenant's user holds on its project (it implies `reader`)
 PASSWORD_CHANGE_SETTLE = 1.1  # seconds: see `_ensure_user`
 SERVICE_ROLES = ("admin", "service")  # what Nova's service user holds on the service project
+SERVICES_MICROVERSION = "2.53"  # os-services by uuid: `PUT /os-services/{id}` with `status`
 
 
 def admin_access(auth_url: str, password: str) -> CloudAccess:
@@ -290,6 +291,20 @@ def admin_in_project(admin: CloudAccess, project_id: str) -> CloudAccess:
                        region=admin.region)  # fmt: skip
 
 
+def stop_server(access: CloudAccess, server_id: str, timeout: float = 60.0) -> None:
+    """Power a server off as the tenant of `access` (`os-stop`) and wait until it is SHUTOFF."""
+    conn = connect(access)
+    with translated_errors():
+        response = conn.compute.post(f"/servers/{server_id}/action", json={"os-stop": None})
+        if response.status_code >= 400:
+            raise nova_error(response)
+        deadline = time.monotonic() + timeout
+        while conn.compute.get_server(server_id).status != "SHUTOFF":
+            if time.monotonic() > deadline:
+                raise CloudError(f"Server {server_id} was not SHUTOFF after {timeout} s.")
+            time.sleep(0.1)
+
+
 def delete_server(access: CloudAccess, server_id: str) -> None:
     """Delete a server as the tenant of `access` (it leaves its group)."""
     with translated_errors():
@@ -303,3 +318,25 @@ def set_quota(admin: CloudAccess, project_id: str, **limits: int) -> None:
         response = conn.compute.put(f"/os-quota-sets/{project_id}", json={"quota_set": limits})
     if response.status_code != 200:
         raise CloudError(f"Setting quotas {limits} for {project_id} failed: {response.text}")
+
+
+def set_host_enabled(admin: CloudAccess, host: str, enabled: bool, reason: str = "") -> None:
+    """Enable or disable compute host `host` as the cloud admin `admin`, through Nova's API, as an
+    operator does (`openstack compute service set --enable|--disable HOST nova-compute`): the scheduler
+    skips a disabled host from the next request on; its servers stay. `NotFound` for a host the lab
+    does not have."""
+    conn = connect(admin)
+    with translated_errors():
+        params = {"binary": "nova-compute"}
+        listed = conn.compute.get("/os-services", params=params, microversion=SERVICES_MICROVERSION)
+        if listed.status_code >= 400:
+            raise nova_error(listed)
+        services = {item["host"]: item["id"] for item in listed.json()["services"]}
+        if host not in services:
+            known = ", ".join(sorted(services)) or "none"
+            raise NotFound(f"The lab has no compute host {host} (its hosts: {known}).")
+        disabled = {"status": "disabled", "disabled_reason": reason or "cohort lab-host"}
+        body = {"status": "enabled"} if enabled else disabled
+        changed = conn.compute.put(f"/os-services/{services[host]}", json=body, microversion=SERVICES_MICROVERSION)
+    if changed.status_code >= 400:
+        raise nova_error(changed)

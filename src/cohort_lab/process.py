@@ -98,6 +98,19 @@ class Lab:
             self._tenants[key] = client.create_tenant(self.admin(), name)
         return self._tenants[key]
 
+    def add_host(self, name: str) -> tuple[str, ...]:
+        """Start compute host `name` in the running lab (`cohort_lab.control`); the lab's hosts after."""
+        from cohort_lab import control
+
+        self.hosts = tuple(control.add_host(self.state_dir, name))
+        return self.hosts
+
+    def set_host_enabled(self, name: str, enabled: bool) -> None:
+        """Enable or disable compute host `name` through Nova's API, as the lab's admin."""
+        from cohort_lab import client
+
+        client.set_host_enabled(self.admin(), name, enabled)
+
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the lab (SIGTERM, then SIGKILL after `timeout` seconds); safe to call twice."""
         if self.process.poll() is None:

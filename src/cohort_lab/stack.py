@@ -3,7 +3,9 @@
 Nova ships its integrated test base in the wheel. Subclassing it and calling `setUp()` outside a test
 runner brings up, in this one process, the API, conductor, scheduler, placement, fake Glance and
 Neutron and several fake compute hosts, wired over the in-memory RPC transport with casts turned into
-calls, so every boot finishes inside its API request. Changed from the harness's defaults: the API is
+calls, so every boot finishes inside its API request (a cast that fails is logged, not raised to its
+caller, as over a real message bus: a cold migration that finds no host is a 202 and a migration in
+`error`, as on a real cloud). Changed from the harness's defaults: the API is
 Nova's real paste pipeline, whose `authtoken` filter (keystonemiddleware) validates every token
 against the lab's Keystone as Nova's service user, and whose context filter takes the user, project
 and roles from the validated token (the harness would stub both and trust request headers); the compute
@@ -13,9 +15,13 @@ nova), and the quotas: unlimited, so a project can hold thousands of groups (an 
 per-project quota through `os-quota-sets`, as on a real cloud), the compute hosts' late check of a
 group's policy (off, so that an admin's forced host can break a policy), and without the post-create recheck,
 which only guards against concurrent creates (the lab serves one request at a time) and costs a third
-of every create. One more change is for speed alone: oslo.db gives file-backed SQLite a NullPool, so
-every query opened a new connection; the lab pools them, as SQLAlchemy does by default, which makes
-creates and boots a third to a half faster.
+of every create. The scheduler reads the servers of each host from the database at every request
+(`[filter_scheduler] track_instance_changes = False`) instead of from the compute hosts' updates,
+which lag behind a move: a migration scheduled right after another would be judged against the
+moved server's old host. Compute hosts can be added while the lab runs (`add_host`); each is mapped
+in the API database, which is how a later start finds it again. One more change is for speed alone:
+oslo.db gives file-backed SQLite a NullPool, so every query opened a new connection; the lab pools
+them, as SQLAlchemy does by default, which makes creates and boots a third to a half faster.
 
 Import this module only in the lab process, after `cohort_lab.__main__` chose native threading:
 importing nova's test package decides eventlet monkey patching for the whole process.
@@ -38,6 +44,7 @@ from sqlalchemy import pool
 
 monkey_patch.patch()  # before anything imports eventlet: honours OS_NOVA_DISABLE_EVENTLET_PATCHING
 
+import oslo_messaging as messaging  # noqa: E402 - it imports eventlet
 from nova import context as nova_context  # noqa: E402
 from nova import exception, objects  # noqa: E402
 from nova import service as nova_service  # noqa: E402
@@ -86,6 +93,11 @@ class LabFakeDriver(fake.FakeDriver):
         if self.instances:
             LOG.info("%s: %d servers taken up again", host, len(self.instances))
 
+    def post_live_migration(self, context, instance, block_device_info, migrate_data=None) -> None:
+        """The server has left this host: forget it here, as a hypervisor would (Nova's own
+        `FakeLiveMigrateDriver` does the same), so the source host no longer counts it."""
+        self.destroy(context, instance, network_info=None, block_device_info=block_device_info)
+
 
 class _DefaultFlavorsOnce(nova_fixtures.DefaultFlavorsFixture):
     """The harness's default flavors, made only in a new database."""
@@ -103,6 +115,7 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
     """The harness with three compute hosts and lab quotas; `setUp()` starts it, `stop()` ends it."""
 
     STUB_KEYSTONE = False  # the real authtoken and keystonecontext filters, against the lab's Keystone
+    CAST_AS_CALL = False  # the lab's own `_CastAsLoggedCall`, set up in `_setup_services`
     hosts: tuple[str, ...] = ("host1", "host2", "host3")
     keystone: dict[str, str] = {}  # [keystone_authtoken] options: where Keystone is, Nova's service user
     databases: Path | None = None  # where Nova's and placement's SQLite files are kept (None: temporary)
@@ -168,6 +181,7 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
         self.useFixture(databases)
 
     def _setup_services(self) -> None:
+        self.useFixture(_CastAsLoggedCall(self))
         self.flags(api_paste_config=str(Path(sys.prefix) / "etc/nova/api-paste.ini"), group="wsgi")
         # Nova loads drivers from nova.virt only: the lab's is lent to nova.virt.fake while it runs.
         self.useFixture(fixtures.MonkeyPatch("nova.virt.fake.LabFakeDriver", LabFakeDriver))
@@ -179,6 +193,7 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
         # one at a time, so the race the check guards against never happens; but an admin's forced
         # host (`nova:HOST`) can now break a policy, as an operator's forced move does.
         self.flags(disable_group_policy_check_upcall=True, group="workarounds")
+        self.flags(track_instance_changes=False, group="filter_scheduler")
         _register_authtoken_options()
         self.flags(**self.keystone, group=AUTHTOKEN_GROUP)
         for quota in UNLIMITED_QUOTAS:
@@ -186,12 +201,30 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
         super()._setup_services()
 
     def _setup_compute_service(self):
-        # Hosts mapped by an earlier start are mapped already: the harness would map them again.
+        # Hosts mapped by an earlier start are mapped already: the harness would map them again. A
+        # host added while an earlier start ran (`add_host`) is mapped too, and started again here.
         for mapping in objects.HostMappingList.get_all(nova_context.get_admin_context()):
             self.host_mappings[mapping.host] = mapping
+        added = sorted(set(self.host_mappings) - set(self.hosts), key=_host_order)
+        self.hosts = (*self.hosts, *added)
         for host in self.hosts:
-            self._start_compute(host)
+            self._start_host(host)
         return self.computes[self.hosts[0]]
+
+    def _start_host(self, host: str) -> None:
+        # The node's uuid is derived from its name, so a host started again keeps its compute node.
+        uuidsentinel._sentinels[f"node_{host}"] = str(uuid.uuid5(SENTINEL_NAMESPACE, f"node_{host}"))
+        self._start_compute(host)
+
+    def add_host(self, host: str) -> None:
+        """Start a new fake compute host `host` while the lab runs, as an operator adds a hypervisor:
+        its service and compute node are created, it is mapped to cell1 and reported to placement,
+        so the scheduler may use it from the next request on. `HostExists` if the lab has it."""
+        if host in self.hosts or host in self.host_mappings:
+            raise HostExists(host)
+        self._start_host(host)
+        self.hosts = (*self.hosts, host)
+        LOG.info("compute host %s added", host)
 
     def wsgi_app(self) -> Callable:
         """Nova's osapi_compute WSGI application, as the harness loaded it."""
@@ -205,6 +238,58 @@ class _LabStack(integrated_helpers._IntegratedTestBase):
                 function(*args, **kwargs)
             except Exception:  # a failed cleanup must not keep the others from running
                 LOG.exception("lab cleanup %r failed", function)
+
+
+class HostExists(ValueError):
+    """The lab has a compute host of that name already."""
+
+
+def _host_order(host: str) -> tuple[str, int, str]:
+    """host2 before host10; other names after, by name."""
+    prefix = host.rstrip("0123456789")
+    digits = host[len(prefix) :]
+    return (prefix, int(digits) if digits else -1, host)
+
+
+class _CastAsLoggedCall(fixtures.Fixture):
+    """RPC casts run as calls (the harness's `CastAsCallFixture`), but a cast that fails is logged
+    and not raised to its caller, as over a real message bus, where the caller of a cast has long
+    moved on: the API answers a cold migration 202 whether or not the conductor finds a host, and
+    the failure shows where a real cloud shows it (the migration's status, the instance action)."""
+
+    def __init__(self, testcase: integrated_helpers._IntegratedTestBase) -> None:
+        super().__init__()
+        self.testcase = testcase
+
+    def setUp(self) -> None:
+        super().setUp()
+        self._stub_out(messaging.RPCClient)
+
+    def _stub_out(self, cls: type) -> None:
+        path = f"{cls.__module__}.{cls.__name__}"
+        original_prepare = cls.prepare
+        stub = self
+
+        def prepare(client, *args, **kwargs):
+            kwargs.pop("fanout", None)  # a fanout cast cannot run as a call
+            context = original_prepare(client, *args, **kwargs)
+            if not getattr(type(context), "_cohort_lab_logged", False):
+                stub._stub_out(type(context))
+            return context
+
+        self.testcase.stub_out(f"{path}.prepare", prepare)
+        self.testcase.stub_out(f"{path}.cast", _logged_call(cls.call))
+        self.testcase.stub_out(f"{path}._cohort_lab_logged", True)
+
+
+def _logged_call(call: Callable) -> Callable:
+    def cast(client, ctxt, method, **kwargs):
+        try:
+            call(client, ctxt, method, **kwargs)
+        except Exception:
+            LOG.exception("RPC cast %s failed", method)
+
+    return cast
 
 
 def _pooled_sqlite(create_engine: Callable) -> Callable:

@@ -29,12 +29,17 @@ MEMORY_PAGE_LIMIT = 100  # the memory cloud lists everything at once; tests page
 
 @dataclass
 class Tenant:
-    """A fresh project: the driver under test, and what a tenant could do behind its back."""
+    """A fresh project: the driver under test, and what a tenant could do behind its back.
+
+    `admin` is the driver of the cloud's admin, logged in to a project of its own (as a cloud is
+    registered with its operator's credentials): what moves servers."""
 
     project_id: str
     driver: CloudDriver
-    boot_server: Callable[..., RemoteServer]  # (name, group_id=None)
+    boot_server: Callable[..., RemoteServer]  # (name, group_id=None, host=None): host forced by the admin
     set_server_group_quota: Callable[[int], None]
+    stop_server: Callable[[str], None]
+    admin: CloudDriver
 
 
 @dataclass
@@ -58,7 +63,8 @@ def _memory_tenant(project_id: str) -> Tenant:
         project.quota = limit
 
     driver = MemoryDriver(CloudAccess(auth_url=MEMORY_URL, project_id=project_id))
-    return Tenant(project_id, driver, project.boot_server, set_quota)
+    admin = MemoryDriver(CloudAccess(auth_url=MEMORY_URL, project_id="admin", credentials={"token": "admin:admin"}))
+    return Tenant(project_id, driver, project.boot_server, set_quota, project.stop_server, admin)
 
 
 def _lab_tenant(lab: cohort_lab.Lab, project_name: str, *, application_credential: bool = False) -> Tenant:
@@ -68,13 +74,16 @@ def _lab_tenant(lab: cohort_lab.Lab, project_name: str, *, application_credentia
     else:  # the driver logs in with the user's password
         driver = OpenStackDriver(access)
 
-    def boot(name: str, group_id: str | None = None) -> RemoteServer:
-        return cohort_lab.boot_server(access, name, group_id)
+    def boot(name: str, group_id: str | None = None, host: str | None = None) -> RemoteServer:
+        return cohort_lab.boot_server(access, name, group_id, host=host, admin=lab.admin() if host else None)
 
     def set_quota(limit: int) -> None:
         cohort_lab.set_quota(lab.admin(), access.project_id, server_groups=limit)
 
-    return Tenant(access.project_id, driver, boot, set_quota)
+    def stop(server_id: str) -> None:
+        cohort_lab.stop_server(access, server_id)
+
+    return Tenant(access.project_id, driver, boot, set_quota, stop, OpenStackDriver(lab.admin()))
 
 
 @pytest.fixture(params=["memory", "nova", "nova-appcred"])

@@ -52,13 +52,53 @@ class RemoteServerGroup:
 class RemoteServer:
     """A Nova server. `host_id` is Nova's per-project hash of its host (SHA-224 of the project id and
     the host name), "" when unscheduled; `fault_message` is Nova's `fault.message`, why it is in
-    ERROR ("" when it has no fault). Both come with the paged listing (`GET /servers/detail`)."""
+    ERROR ("" when it has no fault). Both come with the paged listing (`GET /servers/detail`).
+
+    `host` is the host's name (`OS-EXT-SRV-ATTR:host`), which Nova shows to cloud admins only: None
+    when the credentials cannot see it, or when the server has no host (then `host_id` is "").
+    `task_state` is Nova's `OS-EXT-STS:task_state` (`migrating`, `resize_migrating`, ...), None when
+    no task runs. `status` is Nova's: `VERIFY_RESIZE` after a cold migration, until it is confirmed."""
 
     id: str
     name: str
     status: str
     host_id: str = ""
     fault_message: str = ""
+    host: str | None = None
+    task_state: str | None = None
+
+
+MIGRATION_FAILED = frozenset({"error", "failed", "cancelled"})
+MIGRATION_DONE = {"live": frozenset({"completed"}), "cold": frozenset({"finished", "confirmed"})}
+
+
+@dataclass(frozen=True)
+class RemoteMigration:
+    """One move of a server, as Nova records it (`GET /os-migrations`, a cloud admin's call).
+
+    `kind` is `live` or `cold`. `status` is Nova's own: a live migration goes `queued`, `preparing`,
+    `running`, then `completed`; a cold one `pre-migrating`, `migrating`, `post-migrating`, `finished`
+    (the server waits in VERIFY_RESIZE), then `confirmed` once confirmed; either ends in `error`
+    (`failed`, `cancelled`) when it fails. `dest_host` is "" until the scheduler chose one. `id` is
+    the migration's uuid (its number on clouds older than compute API 2.59); `created` is when Nova
+    recorded it (ISO 8601, UTC, as Nova writes it)."""
+
+    id: str
+    server_id: str
+    source_host: str
+    dest_host: str
+    status: str
+    kind: str
+    created: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in MIGRATION_FAILED
+
+    @property
+    def done(self) -> bool:
+        """The server is on `dest_host` (a cold one may still need its confirmation)."""
+        return self.status in MIGRATION_DONE.get(self.kind, frozenset())
 
 
 @dataclass(frozen=True)
@@ -74,6 +114,10 @@ class ComputeHost:
     def available(self) -> bool:
         """Whether the scheduler may put a server there."""
         return self.enabled and self.up
+
+
+# What `move_failure` says when Nova recorded a failed move but hides why from these credentials.
+FAILURE_HIDDEN = "Nova recorded this move as failed; only a cloud admin may see why."
 
 
 class CloudError(Exception):
@@ -129,6 +173,38 @@ class CloudDriver(Protocol):
 
     def list_compute_hosts(self) -> list[ComputeHost]:
         """The cloud's compute hosts; `Forbidden` unless the credentials are a cloud admin's."""
+
+    # Moving servers: a cloud admin's acts in Nova's default policy (Nova 34 also lets a project
+    # manager move a server of its project without naming a host). Anyone else gets `Forbidden` with
+    # Nova's words ("Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be
+    # performed."). A server in the wrong state for the move is a `Conflict`, an unknown one `NotFound`.
+
+    def get_server(self, server_id: str) -> RemoteServer:
+        """One server, with `host` when the credentials are a cloud admin's; `NotFound` when gone."""
+
+    def live_migrate_server(self, server_id: str, host: str | None = None) -> None:
+        """Start moving an ACTIVE server to another host while it runs. Without `host` the scheduler
+        picks one that honours the server's group; with `host` the scheduler still checks that host.
+        Returns once Nova accepted the move and its scheduler found a host: the move itself goes on
+        (watch `list_server_migrations`). No host that the group's policy and the enabled hosts allow:
+        `BadRequest` with Nova's words ("No valid host was found. ...")."""
+
+    def migrate_server(self, server_id: str, host: str | None = None) -> None:
+        """Start a cold migration (ACTIVE or SHUTOFF); the scheduler picks or checks the host as for
+        a live one. Nova accepts it before scheduling, so no valid host is no error here: the
+        migration ends in `error` and `move_failure(server_id)` holds Nova's words. A migration that
+        succeeds leaves the server in VERIFY_RESIZE on the new host until `confirm_server_migration`."""
+
+    def confirm_server_migration(self, server_id: str) -> None:
+        """Confirm a finished cold migration: the server leaves VERIFY_RESIZE for the power state it
+        had (ACTIVE or SHUTOFF). `Conflict` when the server is not in VERIFY_RESIZE."""
+
+    def list_server_migrations(self, server_id: str) -> list[RemoteMigration]:
+        """The server's migrations, live and cold, oldest first."""
+
+    def move_failure(self, server_id: str) -> str:
+        """Nova's words for why the server's newest move (live or cold) failed; "" when that move did
+        not fail, or the server never moved. Nova records them only in the instance action's events."""
 
 
 def load_driver(dotted_path: str) -> type[CloudDriver]:

@@ -18,6 +18,17 @@ length, by Nova's rule as `cohort.cloud.names` states it, which Cohort's API app
 contract tests in `tests/cloud/` run the same cases here and against a real Nova, so the two cannot
 drift. State lives in the process, shared by every driver that names the same `auth_url` and project, so
 tests can look behind Cohort's back through `MemoryCloud.project(...)`.
+
+Servers move as in Nova, for a cloud admin only (anyone else gets Nova's policy refusal), and a cloud
+admin finds a server by id in any project of the cloud. The scheduler of a move skips the server's own
+host and the disabled or down ones, and honours the server's group as Nova's filters do: anti-affinity
+takes a host holding fewer than `max_server_per_host` of the other members, affinity only a host that
+holds a member, the soft policies prefer the host with the fewest (most) members. A named host is
+checked the same way. A live migration completes at once, or fails in the request with "No valid host
+was found" (Nova runs its scheduler inside the request below compute API 2.34); a cold one is accepted
+whatever comes: it ends `finished` with the server in VERIFY_RESIZE on its new host until confirmed
+(then back to ACTIVE or SHUTOFF, as before), or in `error`, with Nova's words kept for `move_failure`.
+Every attempt is a migration record (`list_server_migrations`), as in Nova.
 """
 
 from __future__ import annotations
@@ -26,16 +37,20 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from cohort.cloud.base import (
+    FAILURE_HIDDEN,
     POLICIES,
     BadRequest,
     CloudAccess,
     CloudError,
     ComputeHost,
+    Conflict,
     Forbidden,
     NotFound,
+    RemoteMigration,
     RemoteServer,
     RemoteServerGroup,
 )
@@ -45,6 +60,8 @@ DEFAULT_QUOTA = 10
 UNLIMITED = -1
 DEFAULT_HOSTS = ("host1", "host2", "host3")
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+COLD_NO_VALID_HOST = "No valid host was found. No valid host found for cold migrate"
+VM_STATES = {"ACTIVE": "active", "SHUTOFF": "stopped", "ERROR": "error", "VERIFY_RESIZE": "resized"}
 ADMIN_TOKEN_PREFIX = "admin:"
 INVALID_NAME = (
     "An invalid 'name' value was provided. The name must be: printable characters. "
@@ -68,6 +85,15 @@ class _Server:
     status: str
     host: str
     fault: str = ""
+    resized_from: str = ""  # the status to return to when a cold migration is confirmed
+
+
+@dataclass
+class _Move:
+    """A migration as Nova records it, and the words of its failure ("" when it did not fail)."""
+
+    migration: RemoteMigration
+    failure: str = ""
 
 
 class MemoryProject:
@@ -81,6 +107,7 @@ class MemoryProject:
         self.servers: dict[str, _Server] = {}
         self.failures: dict[str, CloudError] = {}
         self.calls: list[str] = []
+        self.moves: list[_Move] = []
 
     def host_id(self, host: str) -> str:
         # Nova's hostId: a per-project hash of the host name, hiding the name itself.
@@ -106,6 +133,10 @@ class MemoryProject:
             group.members.append(server.id)
         return self._server(server)
 
+    def stop_server(self, server_id: str) -> None:
+        """Power a server off, as its user would (`os-stop`): ACTIVE becomes SHUTOFF."""
+        self.servers[server_id].status = "SHUTOFF"
+
     def delete_server(self, server_id: str) -> None:
         self.servers.pop(server_id)
         for group in self.groups.values():
@@ -127,12 +158,37 @@ class MemoryProject:
             return min(self.hosts, key=counts.get)
         return used[0] if used else self.hosts[0]  # soft-affinity
 
+    def destinations(self, server: _Server, named: str | None) -> list[str]:
+        """Where a move of `server` may go, best first: the enabled hosts but its own that its group's
+        policy allows, as Nova's filters and weighers judge them (only `named`, if given)."""
+        hosts = [host for host in self.hosts if host != server.host and named in (None, host)]
+        group = next((g for g in self.groups.values() if server.id in g.members), None)
+        if group is None:
+            return hosts
+        others = [self.servers[m].host for m in group.members if m != server.id and self.servers[m].host]
+        counts = {host: others.count(host) for host in hosts}
+        if group.policy == "anti-affinity":
+            limit = group.rules.get("max_server_per_host", 1)
+            return sorted((host for host in hosts if counts[host] < limit), key=counts.get)
+        if group.policy == "affinity":  # Nova's filter: a host of the group's (the server's own included)
+            return sorted((host for host in hosts if host in {*others, server.host}), key=lambda h: -counts[h])
+        if group.policy == "soft-anti-affinity":
+            return sorted(hosts, key=counts.get)
+        return sorted(hosts, key=lambda h: -counts[h])  # soft-affinity
+
+    def record_move(self, server: _Server, kind: str, dest: str, status: str, failure: str = "") -> None:
+        migration = RemoteMigration(
+            str(uuid.uuid4()), server.id, server.host, dest, status, kind, _now(len(self.moves))
+        )
+        self.moves.append(_Move(migration, failure))
+
     def _group(self, group: _Group) -> RemoteServerGroup:
         members = tuple(sorted(group.members))  # sorted, as the OpenStack driver reports them
         return RemoteServerGroup(group.id, group.name, group.policy, dict(group.rules), members)
 
-    def _server(self, server: _Server) -> RemoteServer:
-        return RemoteServer(server.id, server.name, server.status, self.host_id(server.host), server.fault)
+    def _server(self, server: _Server, admin: bool = False) -> RemoteServer:
+        host = (server.host or None) if admin else None  # OS-EXT-SRV-ATTR:host: admins only
+        return RemoteServer(server.id, server.name, server.status, self.host_id(server.host), server.fault, host)
 
 
 class MemoryCloud:
@@ -157,6 +213,15 @@ class MemoryCloud:
             return cls._hosts.setdefault(auth_url, _default_hosts())
 
     @classmethod
+    def holder(cls, auth_url: str, server_id: str) -> MemoryProject | None:
+        """The project of the cloud at `auth_url` that holds server `server_id`, if any."""
+        with cls._lock:
+            for (url, _), project in cls._projects.items():
+                if url == auth_url and server_id in project.servers:
+                    return project
+            return None
+
+    @classmethod
     def reset(cls) -> None:
         with cls._lock:
             cls._projects.clear()
@@ -167,6 +232,7 @@ class MemoryDriver:
     """A `CloudDriver` over a `MemoryProject`. Inject a failure with `project.failures[method] = err`."""
 
     def __init__(self, access: CloudAccess):
+        self.auth_url = access.auth_url
         self.cloud = MemoryCloud.project(access.auth_url, access.project_id)
         self.admin = str(access.credentials.get("token", "")).startswith(ADMIN_TOKEN_PREFIX)
 
@@ -212,7 +278,95 @@ class MemoryDriver:
     def list_servers(self) -> list[RemoteServer]:
         with MemoryCloud._lock:
             self._enter("list_servers")
-            return [self.cloud._server(server) for server in self.cloud.servers.values()]
+            return [self.cloud._server(server, self.admin) for server in self.cloud.servers.values()]
+
+    def get_server(self, server_id: str) -> RemoteServer:
+        with MemoryCloud._lock:
+            self._enter("get_server")
+            project, server = self._find(server_id)
+            return project._server(server, self.admin)
+
+    def live_migrate_server(self, server_id: str, host: str | None = None) -> None:
+        with MemoryCloud._lock:
+            self._enter("live_migrate_server")
+            project, server = self._find(server_id)
+            self._may("os-migrate-server:migrate_live" + (":host" if host else ""))
+            if server.status != "ACTIVE":
+                raise _invalid_state("os-migrateLive", server)
+            self._check_named(project, server, host, live=True)
+            destinations = project.destinations(server, host)
+            if not destinations:
+                project.record_move(server, "live", "", "error", NO_VALID_HOST)
+                raise BadRequest(NO_VALID_HOST)
+            project.record_move(server, "live", destinations[0], "completed")
+            server.host = destinations[0]
+
+    def migrate_server(self, server_id: str, host: str | None = None) -> None:
+        with MemoryCloud._lock:
+            self._enter("migrate_server")
+            project, server = self._find(server_id)
+            self._may("os-migrate-server:migrate" + (":host" if host else ""))
+            if server.status not in ("ACTIVE", "SHUTOFF"):
+                raise _invalid_state("migrate", server)
+            self._check_named(project, server, host, live=False)
+            destinations = project.destinations(server, host)
+            if not destinations:  # accepted all the same: Nova schedules a cold migration after answering
+                project.record_move(server, "cold", "", "error", COLD_NO_VALID_HOST)
+                return
+            project.record_move(server, "cold", destinations[0], "finished")
+            server.host, server.resized_from, server.status = destinations[0], server.status, "VERIFY_RESIZE"
+
+    def confirm_server_migration(self, server_id: str) -> None:
+        with MemoryCloud._lock:
+            self._enter("confirm_server_migration")
+            project, server = self._find(server_id)
+            if server.status != "VERIFY_RESIZE":
+                raise _invalid_state("confirmResize", server)
+            for index, move in enumerate(project.moves):
+                if move.migration.server_id == server.id and move.migration.status == "finished":
+                    project.moves[index] = _Move(replace(move.migration, status="confirmed"))
+            server.status, server.resized_from = server.resized_from, ""
+
+    def list_server_migrations(self, server_id: str) -> list[RemoteMigration]:
+        with MemoryCloud._lock:
+            self._enter("list_server_migrations")
+            self._may("os-migrations:index")
+            project = MemoryCloud.holder(self.auth_url, server_id)
+            moves = project.moves if project is not None else []
+            return [move.migration for move in moves if move.migration.server_id == server_id]
+
+    def move_failure(self, server_id: str) -> str:
+        with MemoryCloud._lock:
+            self._enter("move_failure")
+            project, server = self._find(server_id)
+            moves = [move for move in project.moves if move.migration.server_id == server.id]
+            if not moves or not moves[-1].failure:
+                return ""
+            return moves[-1].failure if self.admin else FAILURE_HIDDEN
+
+    def _find(self, server_id: str) -> tuple[MemoryProject, _Server]:
+        """The server in this project, or for a cloud admin in any project of the cloud, as Nova does."""
+        project = self.cloud if server_id in self.cloud.servers else None
+        if project is None and self.admin:
+            project = MemoryCloud.holder(self.auth_url, server_id)
+        if project is None:
+            raise NotFound(f"Instance {server_id} could not be found.")
+        return project, project.servers[server_id]
+
+    def _may(self, rule: str) -> None:
+        if not self.admin:
+            raise Forbidden(f"Policy doesn't allow os_compute_api:{rule} to be performed.")
+
+    @staticmethod
+    def _check_named(project: MemoryProject, server: _Server, host: str | None, *, live: bool) -> None:
+        if host is None:
+            return
+        if host not in project.compute_hosts:
+            raise BadRequest(f"Compute host {host} could not be found.")
+        if host == server.host and live:
+            raise BadRequest(f"Unable to migrate instance ({server.id}) to current host ({host}).")
+        if host == server.host:
+            raise BadRequest("Cannot migrate to the host where the server exists.")
 
     def list_compute_hosts(self) -> list[ComputeHost]:
         with MemoryCloud._lock:
@@ -220,6 +374,17 @@ class MemoryDriver:
             if not self.admin:
                 raise Forbidden("Policy doesn't allow os_compute_api:os-services:list to be performed.")
             return list(self.cloud.compute_hosts.values())
+
+
+def _invalid_state(action: str, server: _Server) -> Conflict:
+    vm_state = VM_STATES.get(server.status, server.status.lower())
+    return Conflict(f"Cannot '{action}' instance {server.id} while it is in vm_state {vm_state}")
+
+
+def _now(sequence: int) -> str:
+    """A creation time as Nova writes it, strictly increasing within a project (`sequence`)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return (now + timedelta(microseconds=sequence)).isoformat(timespec="microseconds")
 
 
 def _default_hosts() -> dict[str, ComputeHost]:

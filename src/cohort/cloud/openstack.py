@@ -9,6 +9,14 @@ must be chosen once, deliberately, per driver (2.64 for `policy` + `rules`, the 
 on an older cloud, and never a silent fallback when discovery fails); and no SDK object or exception
 may leave the driver, so every response is read here into the dataclasses of `base.py` and every
 failure is turned into a `CloudError` that carries Nova's own message.
+
+Moving servers asks for its own microversions, per call: a live migration at 2.30 exactly (a named
+host is then checked by the scheduler, never forced; and below 2.34 Nova runs the scheduler and the
+pre-checks inside the request, so "No valid host was found" is a 400 with Nova's words rather than a
+202 whose failure shows only later), a cold one at up to 2.56 (a named host needs 2.56), the
+migrations list at up to 2.59 (migration uuids), and the instance actions' events at up to 2.84,
+the first to show an event's `details`: a failed move's words are there and nowhere else (a cold
+migration is always accepted before it is scheduled, and the server keeps no fault for it).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3 as ks_v3
 
 from cohort.cloud.base import (
+    FAILURE_HIDDEN,
     BadRequest,
     CloudAccess,
     CloudError,
@@ -37,12 +46,19 @@ from cohort.cloud.base import (
     Conflict,
     Forbidden,
     NotFound,
+    RemoteMigration,
     RemoteServer,
     RemoteServerGroup,
     Unreachable,
 )
 
 POLICY_AND_RULES_MICROVERSION = (2, 64)
+LIVE_MIGRATION_MICROVERSION = "2.30"  # the scheduler checks a named host; pre-checks inside the request
+COLD_MIGRATION_MICROVERSION = "2.56"  # a named host for a cold migration
+MIGRATIONS_MICROVERSION = "2.59"  # migrations carry their uuid
+EVENT_DETAILS_MICROVERSION = "2.84"  # instance action events carry `details`: a failure's words
+MOVE_ACTIONS = ("live-migration", "migrate")  # the instance actions a move records
+MIGRATION_KINDS = {"live-migration": "live", "migration": "cold", "resize": "cold"}
 PAGE_SIZE = 1000  # Nova's default [api] max_limit; a cloud may cap pages lower, which paging tolerates
 DEFAULT_TIMEOUT = 30.0  # seconds; a hung cloud must not hold a worker forever
 SESSION_SECONDS = 600.0  # how long a tenant's connection is reused
@@ -140,13 +156,66 @@ class OpenStackDriver:
                 hosts[host.name] = host  # one service per host; a duplicate record counts once
         return list(hosts.values())
 
-    def _negotiated_microversion(self) -> str:
-        chosen = self._session.microversions.get(self.wanted_microversion)
+    def get_server(self, server_id: str) -> RemoteServer:
+        return _server(self._request("GET", f"/servers/{server_id}")["server"])
+
+    def live_migrate_server(self, server_id: str, host: str | None = None) -> None:
+        microversion = self._microversion_at_least(LIVE_MIGRATION_MICROVERSION, "a live migration")
+        body = {"os-migrateLive": {"host": host, "block_migration": "auto"}}
+        self._request("POST", f"/servers/{server_id}/action", json=body, microversion=microversion)
+
+    def migrate_server(self, server_id: str, host: str | None = None) -> None:
+        microversion = self._negotiated_microversion(COLD_MIGRATION_MICROVERSION)
+        if host is not None:
+            self._microversion_at_least(COLD_MIGRATION_MICROVERSION, "a cold migration to a named host")
+        body = {"migrate": {"host": host} if host is not None else None}
+        self._request("POST", f"/servers/{server_id}/action", json=body, microversion=microversion)
+
+    def confirm_server_migration(self, server_id: str) -> None:
+        self._request("POST", f"/servers/{server_id}/action", json={"confirmResize": None})
+
+    def list_server_migrations(self, server_id: str) -> list[RemoteMigration]:
+        # One server's migrations are few: one page (Nova's max_limit) holds them.
+        microversion = self._negotiated_microversion(MIGRATIONS_MICROVERSION)
+        reply = self._request("GET", "/os-migrations", params={"instance_uuid": server_id}, microversion=microversion)
+        migrations = [_migration(item) for item in reply.get("migrations", ())]
+        return sorted(migrations, key=lambda migration: (migration.created, _number(migration.id)))
+
+    def move_failure(self, server_id: str) -> str:
+        microversion = self._negotiated_microversion(EVENT_DETAILS_MICROVERSION)
+        actions = self._request("GET", f"/servers/{server_id}/os-instance-actions", microversion=microversion)
+        moves = [action for action in actions.get("instanceActions", ()) if action.get("action") in MOVE_ACTIONS]
+        if not moves:
+            return ""
+        newest = max(moves, key=lambda action: action.get("start_time") or "")
+        path = f"/servers/{server_id}/os-instance-actions/{newest['request_id']}"
+        events = self._request("GET", path, microversion=microversion)["instanceAction"].get("events") or ()
+        failed = [event for event in events if event.get("result") == "Error"]
+        if not failed and newest.get("message") != "Error":
+            return ""
+        for event in failed:
+            if event.get("details"):
+                return str(event["details"])
+        if _older(microversion, EVENT_DETAILS_MICROVERSION):
+            return f"Nova recorded this move as failed; why needs compute API {EVENT_DETAILS_MICROVERSION}+."
+        return FAILURE_HIDDEN
+
+    def _negotiated_microversion(self, wanted: str | None = None) -> str:
+        """The cloud's newest microversion up to `wanted` (the driver's own by default)."""
+        wanted = wanted or self.wanted_microversion
+        chosen = self._session.microversions.get(wanted)
         if chosen is None:
             with self._compute() as compute:
                 endpoint_data = compute.get_endpoint_data()
-            chosen = _choose_microversion(endpoint_data, self.wanted_microversion, self._access.auth_url)
-            self._session.microversions[self.wanted_microversion] = chosen
+            chosen = _choose_microversion(endpoint_data, wanted, self._access.auth_url)
+            self._session.microversions[wanted] = chosen
+        return chosen
+
+    def _microversion_at_least(self, needed: str, what: str) -> str:
+        """`needed` itself, or `BadRequest` saying that this cloud is too old for `what`."""
+        chosen = self._negotiated_microversion(needed)
+        if _older(chosen, needed):
+            raise BadRequest(f"This cloud's compute API stops at microversion {chosen}; {what} needs {needed}+.")
         return chosen
 
     @contextlib.contextmanager
@@ -164,15 +233,21 @@ class OpenStackDriver:
                 raise CloudError(f"Keystone at {self._access.auth_url} lists no compute endpoint: {reason}.") from None
 
     def _request(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: object = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: object = None,
+        microversion: str | None = None,
     ) -> dict[str, Any]:
-        microversion = self._negotiated_microversion()
+        microversion = microversion or self._negotiated_microversion()
         with self._compute() as compute:
             response = compute.request(
                 path, method, params=params, json=json, microversion=microversion, raise_exc=False
             )
         if response.status_code >= 400:
-            raise _error_for(response.status_code, _nova_message(response))
+            raise nova_error(response)
         try:
             return response.json() if response.content else {}
         except ValueError:
@@ -292,6 +367,10 @@ def _choose_microversion(endpoint_data: Any, wanted: str, auth_url: str) -> str:
     return discover.version_to_string(chosen)
 
 
+def _older(microversion: str, than: str) -> bool:
+    return discover.normalize_version_number(microversion) < discover.normalize_version_number(than)
+
+
 def _supports_policy_and_rules(microversion: str) -> bool:
     return discover.normalize_version_number(microversion) >= POLICY_AND_RULES_MICROVERSION
 
@@ -315,7 +394,31 @@ def _server(item: Mapping[str, Any]) -> RemoteServer:
     # Nova's detailed listing carries the fault of a server in ERROR (or DELETED), so no GET per server.
     fault = item.get("fault") or {}
     message = str(fault.get("message") or "") if isinstance(fault, Mapping) else ""
-    return RemoteServer(item["id"], item.get("name") or "", item.get("status") or "", item.get("hostId") or "", message)
+    return RemoteServer(
+        item["id"],
+        item.get("name") or "",
+        item.get("status") or "",
+        item.get("hostId") or "",
+        message,
+        host=item.get("OS-EXT-SRV-ATTR:host") or None,  # admins only: absent for anyone else
+        task_state=item.get("OS-EXT-STS:task_state") or None,
+    )
+
+
+def _migration(item: Mapping[str, Any]) -> RemoteMigration:
+    return RemoteMigration(
+        id=str(item.get("uuid") or item.get("id") or ""),
+        server_id=str(item.get("instance_uuid") or ""),
+        source_host=str(item.get("source_compute") or ""),
+        dest_host=str(item.get("dest_compute") or ""),
+        status=str(item.get("status") or ""),
+        kind=MIGRATION_KINDS.get(str(item.get("migration_type") or ""), str(item.get("migration_type") or "")),
+        created=str(item.get("created_at") or ""),
+    )
+
+
+def _number(value: str) -> int:
+    return int(value) if value.isdigit() else 0
 
 
 def _compute_host(item: Mapping[str, Any]) -> ComputeHost:
@@ -342,6 +445,11 @@ def _nova_message(response: Any) -> str:
             return str(detail["message"])
     text = (response.text or "").strip()
     return text[:500] or f"HTTP {response.status_code} {response.reason or ''}".strip()
+
+
+def nova_error(response: Any) -> CloudError:
+    """The `CloudError` for a failed Nova response, in Nova's words."""
+    return _error_for(response.status_code, _nova_message(response))
 
 
 def _error_for(status: int, message: str) -> CloudError:

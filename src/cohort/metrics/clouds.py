@@ -47,5 +47,23 @@ class MeasuredDriver:
     def list_compute_hosts(self, *args, **kwargs):
         return self._call("list_compute_hosts", *args, **kwargs)
 
+    def get_server(self, *args, **kwargs):
+        return self._call("get_server", *args, **kwargs)
+
+    def live_migrate_server(self, *args, **kwargs):
+        return self._call("live_migrate_server", *args, **kwargs)
+
+    def migrate_server(self, *args, **kwargs):
+        return self._call("migrate_server", *args, **kwargs)
+
+    def confirm_server_migration(self, *args, **kwargs):
+        return self._call("confirm_server_migration", *args, **kwargs)
+
+    def list_server_migrations(self, *args, **kwargs):
+        return self._call("list_server_migrations", *args, **kwargs)
+
+    def move_failure(self, *args, **kwargs):
+        return self._call("move_failure", *args, **kwargs)
+
     def __getattr__(self, name: str):  # anything else a driver offers, unmeasured
         return getattr(self.driver, name)
