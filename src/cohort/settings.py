@@ -287,6 +287,12 @@ SWEEP_INTERVAL_SECONDS = float(env("COHORT_SWEEP_INTERVAL", "2"))
 LEASE_SECONDS = float(env("COHORT_LEASE", "15"))
 STEP_ATTEMPTS = int(env("COHORT_STEP_ATTEMPTS", "5"))
 # How long after a create that timed out a late Nova group is taken for its stray duplicate.
+# The heal engine (`cohort.openstack.heal`): how long one move may take before the heal stops, how
+# many moves may run against one cloud at once, and how long after a heal that mended a group it is
+# not healed by itself again if it breaks (no flapping).
+HEAL_MOVE_TIMEOUT_SECONDS = int(env("COHORT_HEAL_MOVE_TIMEOUT", "300"))
+HEAL_CONCURRENCY = int(env("COHORT_HEAL_CONCURRENCY", "1"))
+HEAL_FLAP_WINDOW_SECONDS = int(env("COHORT_HEAL_FLAP_WINDOW", "3600"))
 STRAY_WINDOW_SECONDS = float(env("COHORT_STRAY_WINDOW", "3600"))
 
 # Celery. The embedded default uses a file-system transport (kombu's, made safe for concurrent

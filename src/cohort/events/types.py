@@ -35,6 +35,11 @@ class EventType(StrEnum):
     OPENSTACK_SERVER_GROUP_ERRED = "openstack_server_group_erred"  # a settled group found broken by a pull
     OPENSTACK_SERVER_GROUP_RECOVERED = "openstack_server_group_recovered"  # stuck in transition, recovered
     OPENSTACK_SERVER_GROUP_PLACEMENT_CHANGED = "openstack_server_group_placement_changed"
+    OPENSTACK_SERVER_GROUP_HEAL_REQUESTED = "openstack_server_group_heal_requested"
+    OPENSTACK_SERVER_GROUP_HEAL_MOVE_SUCCEEDED = "openstack_server_group_heal_move_succeeded"
+    OPENSTACK_SERVER_GROUP_HEAL_MOVE_FAILED = "openstack_server_group_heal_move_failed"
+    OPENSTACK_SERVER_GROUP_HEAL_SUCCEEDED = "openstack_server_group_heal_succeeded"
+    OPENSTACK_SERVER_GROUP_HEAL_STOPPED = "openstack_server_group_heal_stopped"
     # tenants and clouds (the `cohort tenant` and `cohort cloud` commands, the admin)
     OPENSTACK_TENANT_CREATED = "openstack_tenant_created"
     OPENSTACK_TENANT_UPDATED = "openstack_tenant_updated"

@@ -29,3 +29,12 @@ cloud_call_duration = Histogram(
 login_failures = Counter(
     "cohort_login_failures", "Failed password logins, by endpoint and reason", ["endpoint", "reason"]
 )
+heal_moves = Counter(
+    "cohort_heal_moves", "Moves of the heal engine, by outcome (succeeded, failed, skipped)", ["outcome"]
+)
+heal_duration = Histogram(
+    "cohort_heal_duration_seconds",
+    "Time from a heal's request to its end, by how it ended (succeeded, stopped)",
+    ["outcome"],
+    buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)

@@ -45,7 +45,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from cohort.cloud import CloudError, ComputeHost
@@ -53,7 +55,7 @@ from cohort.core.batches import chunks
 from cohort.events.services import event_record
 from cohort.events.types import EventType
 from cohort.openstack.clouds import admin_cloud_for
-from cohort.openstack.models import Instance, ServerGroup, Tenant
+from cohort.openstack.models import Heal, Instance, ServerGroup, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -392,10 +394,11 @@ def placement_reports(groups: Sequence[ServerGroup], *, staff: bool) -> list[dic
         )
         for instance in instances:
             rows[instance["server_group_id"]].append(instance)
-    return [_report(group, rows[group.pk], staff=staff) for group in groups]
+    heals = last_heals(groups) if rows else {}
+    return [_report(group, rows[group.pk], staff=staff, heal=heals.get(group.pk)) for group in groups]
 
 
-def _report(group: ServerGroup, instances: list[dict], *, staff: bool) -> dict:
+def _report(group: ServerGroup, instances: list[dict], *, staff: bool, heal: Heal | None = None) -> dict:
     members = [Member(i["status"], i["host_id"], i["uuid"].hex, i["name"], i["created"].timestamp()) for i in instances]
     hosts = compute_hosts(group.tenant)
     names = {}
@@ -449,7 +452,7 @@ def _report(group: ServerGroup, instances: list[dict], *, staff: bool) -> dict:
             for move in mending.moves
         ],
         "blocked": mending.blocked,
-        "last_heal": None,  # the heal engine's record of its last run, once there is one
+        "last_heal": last_heal_report(group, heal, staff=staff),
     }
 
 
@@ -499,3 +502,58 @@ def compute_hosts(tenant: Tenant) -> list[ComputeHost] | None:
         logger.info("cloud %s: compute hosts not listed: %s", tenant.service_settings, error.message)
     hosts_cache.put(key, hosts)
     return hosts
+
+
+# --- what the report says of the heal engine (`cohort.openstack.heal`) ---------------------------------------
+
+
+def auto_heal_paused_until(group: ServerGroup, heals: list[Heal] | None = None):
+    """Until when reconciliation leaves `group` alone: an hour after a heal of it that succeeded, if it
+    broke again since (no flapping); else None."""
+    window = timedelta(seconds=settings.HEAL_FLAP_WINDOW_SECONDS)
+    latest = heals[0] if heals else Heal.objects.filter(group=group).order_by("-started").first()
+    if latest is None or latest.finished is None or latest.stopped_because:
+        return None
+    until = latest.finished + window
+    return until if until > timezone.now() else None
+
+
+def last_heals(groups) -> dict[int, Heal]:
+    """The latest heal of each of `groups` (one query)."""
+    latest: dict[int, Heal] = {}
+    for heal in Heal.objects.filter(group__in=[g.pk for g in groups]).order_by("group_id", "-started", "-pk"):
+        latest.setdefault(heal.group_id, heal)
+    return latest
+
+
+def last_heal_report(group: ServerGroup, heal: Heal | None, *, staff: bool) -> dict | None:
+    if heal is None:
+        return None
+    broken = group.placement_status in (Status.DEGRADED, Status.VIOLATED)
+    paused = auto_heal_paused_until(group, [heal]) if broken else None
+
+    def when(value):
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "started": when(heal.started),
+        "finished": when(heal.finished),
+        "moves_done": heal.moves_done,
+        "stopped_because": heal.stopped_because or None,
+        "automatic": heal.automatic,
+        "moves": [_shown_move(move, staff) for move in heal.moves],
+        "auto_heal_paused_until": when(paused),
+    }
+
+
+def _shown_move(entry: dict, staff: bool) -> dict:
+    """A move as the report shows it: host names for staff only (others see that it moved)."""
+    hosts = {"from": entry["from"], "to": entry["to"]} if staff else {"from": None, "to": None}
+    return {
+        "server": entry["server"],
+        **hosts,
+        "kind": entry["kind"],
+        "seconds": entry["seconds"],
+        "outcome": entry["outcome"],
+        "message": entry["message"] if staff else ("" if entry["outcome"] == "succeeded" else "The move failed."),
+    }

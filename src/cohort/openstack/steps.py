@@ -52,6 +52,13 @@ def advance(group_id: int) -> None:
         )
         if group is None:
             return
+        if group.state in (State.UPDATE_SCHEDULED, State.UPDATING):
+            from cohort.openstack import heal  # a heal is the group's update while it runs
+
+            running = heal.running_heal(group)
+            if running is not None:
+                heal.advance_heal(group, running, lease)
+                return
         step = STEPS[State(group.state)]
         if group.state in INTERRUPTED:
             _record_resumed(group, lease)

@@ -29,6 +29,9 @@ from cohort.core.schema import (
 from cohort.core.shapes import documenting_serializer
 from cohort.core.states import State
 from cohort.openstack.api.serializers import (
+    DryRunSerializer,
+    HealScheduledSerializer,
+    HealSerializer,
     PlacementSerializer,
     RulesField,
     ServerGroupCreateSerializer,
@@ -156,6 +159,16 @@ server_group_schema = extend_schema_view(
         "the cloud's credentials may list compute hosts), and the failed members with Nova's fault. Judged at each "
         "pull; the same visibility as the group.",
         responses={200: PlacementSerializer, **SEEN},
+    ),
+    heal=_op(
+        "openstack_server_groups_heal",
+        "Mend the placement",
+        description="Staff only. `dry_run`: the plan, and nothing changes. Otherwise the group goes UPDATE_SCHEDULED, "
+        "UPDATING, then OK while its plan's servers are moved one at a time by Nova's scheduler (live if ACTIVE, "
+        "cold and confirmed if SHUTOFF); the report's `last_heal` says how it went. 409 when the group is not OK "
+        "or has nothing to mend, or its plan is blocked.",
+        request=HealSerializer,
+        responses={200: DryRunSerializer, 202: HealScheduledSerializer, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
     unlink=_op(
         "openstack_server_groups_unlink",

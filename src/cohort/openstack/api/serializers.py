@@ -121,6 +121,33 @@ class ServerGroupCreateSerializer(ServerGroupWriteSerializer):
     )
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON's true or false (or, from a form, the words true and false): not 1, "yes" or "on"."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.lower() in ("true", "false"):
+            return data.lower() == "true"
+        self.fail("invalid")
+
+
+class HealSerializer(serializers.Serializer):
+    """What `POST .../heal/` accepts: nothing, or `dry_run`."""
+
+    dry_run = StrictBooleanField(
+        required=False, default=False, help_text="true: answer the plan and change nothing (no move, no event)."
+    )
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field: heal takes only dry_run."] for name in unknown})
+        return attrs
+
+
 class SetErredSerializer(serializers.Serializer):
     error_message = serializers.CharField(allow_blank=True, required=False, default="")
     error_traceback = serializers.CharField(allow_blank=True, required=False, default="")
@@ -209,6 +236,23 @@ PlanMoveSerializer = type(
 )
 
 
+HealMoveSerializer = type(
+    "HealMoveSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "One move the heal made or tried.",
+        "__module__": __name__,
+        "server": PlanServerSerializer(read_only=True),
+        "from": serializers.CharField(read_only=True, allow_null=True, help_text="The host it left: staff only"),
+        "to": serializers.CharField(read_only=True, allow_null=True, help_text="The host it reached: staff only"),
+        "kind": serializers.ChoiceField(choices=["live", "cold"], read_only=True),
+        "seconds": serializers.FloatField(read_only=True, allow_null=True),
+        "outcome": serializers.ChoiceField(choices=["succeeded", "failed", "skipped"], read_only=True),
+        "message": serializers.CharField(read_only=True, help_text="Why it failed, in Nova's words (staff)"),
+    },
+)
+
+
 class LastHealSerializer(serializers.Serializer):
     started = serializers.DateTimeField(read_only=True)
     finished = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null while the heal runs")
@@ -216,6 +260,25 @@ class LastHealSerializer(serializers.Serializer):
     stopped_because = serializers.CharField(
         read_only=True, allow_null=True, help_text="Why the heal stopped early (Nova's own words); null if it did not"
     )
+    automatic = serializers.BooleanField(read_only=True, help_text="Asked for by reconciliation (auto-heal)")
+    moves = HealMoveSerializer(many=True, read_only=True)
+    auto_heal_paused_until = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="The group broke again within an hour of a heal that mended it: reconciliation does not heal it "
+        "by itself until then (no flapping)",
+    )
+
+
+class DryRunSerializer(serializers.Serializer):
+    placement_status = serializers.ChoiceField(choices=ServerGroup.PlacementStatus.choices, read_only=True)
+    plan = PlanMoveSerializer(many=True, read_only=True)
+    blocked = serializers.CharField(read_only=True, allow_null=True)
+
+
+class HealScheduledSerializer(serializers.Serializer):
+    detail = serializers.CharField(read_only=True)
+    plan = PlanMoveSerializer(many=True, read_only=True)
 
 
 class PlacementSerializer(serializers.Serializer):

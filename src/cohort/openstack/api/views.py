@@ -19,7 +19,7 @@ from cohort.core.rows import fetch_for_user
 from cohort.core.schema import read_only_schema
 from cohort.core.states import State
 from cohort.core.viewsets import ReadOnlyViewSet, ScopedViewSet, api_root
-from cohort.openstack import listing, selectors, services
+from cohort.openstack import heal, listing, selectors, services
 from cohort.openstack.api import serializers
 from cohort.openstack.api.schema import server_group_schema, tenant_schema
 from cohort.openstack.api.wire import server_group_objects
@@ -68,6 +68,7 @@ class ServerGroupViewSet(ScopedViewSet):
         "destroy": CanManage,
         "pull": CanManage,
         "placement": READ["retrieve"],  # whoever sees the group sees its placement
+        "heal": IsStaff,  # moving servers is a cloud admin's act: Cohort does it with the cloud's credentials
         "unlink": IsStaff,
         "set_ok": IsStaff,
         "set_erred": IsStaff,
@@ -188,6 +189,19 @@ class ServerGroupViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"])
     def placement(self, request, uuid=None):
         return Response(placement_report(group=self.get_object(), staff=request.user.is_staff))
+
+    @action(detail=True, methods=["post"])
+    def heal(self, request, uuid=None):
+        group = self.get_object()
+        serializer = serializers.HealSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if serializer.validated_data["dry_run"]:
+            report = placement_report(group=group, staff=True)
+            body = {key: report[key] for key in ("placement_status", "plan", "blocked")}
+            return Response(body)
+        running = heal.request_heal(group=group, actor=request.user)
+        body = {"detail": "Heal has been scheduled.", "plan": [heal.public_move(entry) for entry in running.planned]}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def unlink(self, request, uuid=None):

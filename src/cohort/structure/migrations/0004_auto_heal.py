@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('structure', '0003_status_not_state_machine'),
+        ("structure", "0003_status_not_state_machine"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='servicesettings',
-            name='auto_heal',
+            model_name="servicesettings",
+            name="auto_heal",
             field=models.BooleanField(default=False),
         ),
     ]
