@@ -144,7 +144,8 @@ def test_the_systemd_units_verify(installed, tmp_path):
 
 def nginx_config(folder: Path, port: int, upstream: str) -> Path:
     """deploy/nginx.conf with a test's certificate, port and upstream, inside a main configuration."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
                    check=True, capture_output=True)  # fmt: skip
     site = (DEPLOY / "nginx.conf").read_text()
