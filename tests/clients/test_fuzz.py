@@ -43,7 +43,8 @@ CHECKS = [
 ]
 
 
-GROUP_PATHS = ("{uuid}/", "{uuid}/pull/", "{uuid}/set_ok/", "{uuid}/set_erred/", "{uuid}/unlink/", "{uuid}/placement/")
+GROUP_PATHS = ("{uuid}/", "{uuid}/pull/", "{uuid}/set_ok/", "{uuid}/set_erred/", "{uuid}/unlink/", "{uuid}/placement/",
+               "{uuid}/heal/")  # fmt: skip
 
 
 @pytest.fixture

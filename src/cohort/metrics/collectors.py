@@ -61,6 +61,12 @@ class DatabaseCollector:
         for verdict in ServerGroup.PlacementStatus.values:
             placements.add_metric([verdict], counts.get(verdict, 0))
         yield placements
+        blocked = GaugeMetricFamily(
+            "cohort_server_groups_heal_blocked",
+            "Degraded or violated server groups whose plan cannot mend them (as the last reconciliation found)",
+        )
+        blocked.add_metric([], ServerGroup.objects.filter(plan_blocked=True).count())
+        yield blocked
         lag = GaugeMetricFamily(
             "cohort_reconciliation_lag_seconds",
             "Age of the oldest last successful pull among a cloud's tenants (a tenant never pulled: since it was made)",

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import logging
 import traceback
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, Unreachable
 from cohort.core import intent
@@ -316,13 +317,11 @@ def _follow(group: ServerGroup, heal: Heal, admin: CloudDriver, lease: intent.Le
 def _after(created: str, since) -> bool:
     """Whether Nova's `created` (ISO 8601, UTC, maybe without its zone) is not before `since`, less a
     second (Nova keeps whole seconds)."""
-    from django.utils.dateparse import parse_datetime
-
     when = parse_datetime(created.replace("Z", "+00:00")) if created else None
     if when is None:
         return True  # cannot tell: count it
     if timezone.is_naive(when):
-        when = timezone.make_aware(when, timezone.utc)
+        when = timezone.make_aware(when, UTC)
     return when >= since - timedelta(seconds=1)
 
 

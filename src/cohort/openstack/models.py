@@ -143,8 +143,10 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
     )
     placement_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Whether the last reconciliation found the group broken with a plan that cannot mend it (the
-    # cloud's enabled hosts cannot hold the policy, or a member Nova cannot migrate stands in the way).
-    plan_blocked = models.BooleanField(default=False, editable=False)
+    # cloud's enabled hosts cannot hold the policy, or a member Nova cannot migrate stands in the way);
+    # null until one judged it. Nullable so that SQLite adds the column in place: a NOT NULL column
+    # makes Django rebuild the table there, which would drop the tally's triggers (migration 0008).
+    plan_blocked = models.BooleanField(null=True, default=None, editable=False)
 
     project_path = "tenant__project"
 

@@ -240,7 +240,22 @@ def pull_tenant(tenant_id: int) -> bool:
         Tenant.objects.filter(pk=tenant.pk).update(error_message="", pulled_at=timezone.now())
     _delete_strays(driver, strays)
     logger.info("tenant %s pulled: %d groups in Nova, %d records removed", tenant, len(remotes), len(stale))
+    _mend([r for r in [*records, *imported] if r.pk not in dropped and r.state == State.OK])
     return True
+
+
+def _mend(groups: list[ServerGroup]) -> None:
+    """After a tenant pull: which broken groups have a blocked plan, and, on a cloud with auto-heal on,
+    a heal of each that can be mended (`cohort.openstack.heal`). Never fails the pull."""
+    from cohort.openstack.heal import heal_broken_groups  # it dispatches work, as the tasks that call us
+
+    try:
+        asked = heal_broken_groups(groups)
+    except Exception:
+        logger.exception("auto-heal after the pull failed")
+        return
+    if asked:
+        logger.info("auto-heal: %d heal(s) asked for", asked)
 
 
 def _is_stray(remote: RemoteServerGroup, twins: list[ServerGroup]) -> bool:

@@ -18,7 +18,7 @@ from cohort.events.services import event_record, uuid_for_user
 from cohort.events.types import EventType
 from cohort.structure.models import Customer, CustomerRole, Project, ProjectRole, ServiceSettings
 
-CLOUD_FIELDS = ("auth_url", "auth_type", "options", "region", "verify_tls", "shared", "customer_id")
+CLOUD_FIELDS = ("auth_url", "auth_type", "options", "region", "verify_tls", "shared", "customer_id", "auto_heal")
 
 
 def user_scope(user) -> Scope:

@@ -35,3 +35,7 @@ class ServiceSettingsSerializer(serializers.Serializer):
     shared = serializers.BooleanField()
     customer = LinkField("customers", allow_null=True)
     created = serializers.DateTimeField()
+    auto_heal = serializers.BooleanField(
+        help_text="Reconciliation heals the cloud's degraded and violated groups by itself (`cohort cloud NAME "
+        "--auto-heal on`)"
+    )

@@ -1,3 +1,5 @@
+import argparse
+
 from django.core.management.base import CommandError
 
 from cohort.cloud.base import CloudAccess, CloudError
@@ -9,17 +11,31 @@ from cohort.structure.models import Customer, ServiceSettings
 from cohort.structure.services import cloud_save
 
 
+def on_off(text: str) -> bool:
+    """argparse type of a switch: on or off."""
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+    return text == "on"
+
+
 class Command(BaseCommand):
     help = (
         "Register (or update) an OpenStack cloud as service settings; prints its uuid. Example: "
         "cohort cloud prod --auth-url https://keystone.example.com/v3 --credential username=cohort "
         "--credential password=... --credential user_domain_name=Default. It first logs in to Keystone "
-        "(--project: on that project) and finds Nova in the catalog, and says what is wrong if it cannot."
+        "(--project: on that project) and finds Nova in the catalog, and says what is wrong if it cannot. "
+        "`cohort cloud NAME --auto-heal on|off` alone switches a registered cloud's auto-heal."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--auth-url", required=True)
+        parser.add_argument("--auth-url", help="Keystone's URL (required unless only --auto-heal is given)")
+        parser.add_argument(
+            "--auto-heal",
+            type=on_off,
+            metavar="on|off",
+            help="reconciliation heals this cloud's degraded and violated groups by itself (off by default)",
+        )
         parser.add_argument("--auth-type", default="password", choices=ServiceSettings.AuthType.values)
         parser.add_argument("--credential", action="append", default=[], type=key_value, metavar="KEY=VALUE")
         parser.add_argument("--option", action="append", default=[], type=key_value, metavar="KEY=VALUE")
@@ -31,6 +47,17 @@ class Command(BaseCommand):
         parser.add_argument("--no-check", action="store_true", help="register without logging in to Keystone")
 
     def handle(self, name, auth_url, auth_type, credential, option, region, insecure, shared, customer, **opts):
+        auto_heal = opts["auto_heal"]
+        if auth_url is None:
+            if auto_heal is None:
+                self.usage_error("the following arguments are required: --auth-url")
+            cloud = ServiceSettings.objects.filter(name=name).first()
+            if cloud is None:
+                raise CommandError(f"No cloud named {name!r}: register it with --auth-url first.")
+            cloud = cloud_save(name=name, values={"auto_heal": auto_heal})
+            self.stderr.write(f"Auto-heal is {'on' if cloud.auto_heal else 'off'} for cloud {name}.")
+            self.stdout.write(cloud.uuid.hex)
+            return
         credentials, options = self.pairs(credential, "--credential"), self.pairs(option, "--option")
         unknown = sorted(set(credentials) - CREDENTIAL_KEYS[auth_type])
         if unknown:
@@ -62,6 +89,7 @@ class Command(BaseCommand):
                 "verify_tls": not insecure,
                 "shared": shared,
                 "customer": find(Customer, customer) if customer else None,
+                **({"auto_heal": auto_heal} if auto_heal is not None else {}),
             },
         )
         self.stdout.write(settings.uuid.hex)
