@@ -337,3 +337,24 @@ def test_the_cloud_command_switches_auto_heal(world, capsys):
     call_command("cloud", world.cloud.name, "--auto-heal", "off")
     world.cloud.refresh_from_db()
     assert not world.cloud.auto_heal
+
+
+def test_the_page_offers_staff_a_mend_button_that_heals(world, cloud, capture):
+    from django.test import Client
+
+    group = broken_group(world, cloud)
+    member = Client(HTTP_HOST="127.0.0.1")
+    member.force_login(world.users.manager)
+    assert b"Mend" not in member.get("/ui/").content  # a manager sees the plan, not the button
+    assert member.post(f"/ui/groups/{group.uuid}/mend/").status_code == 403
+    staff = Client(HTTP_HOST="127.0.0.1")
+    staff.force_login(world.users.staff)
+    page = staff.get("/ui/").content.decode()
+    assert "Mend…" in page and "Move 1 server now" in page
+    with capture(execute=True):
+        done = staff.post(f"/ui/groups/{group.uuid}/mend/", {"next": "/ui/"})
+    assert done.status_code == 302
+    group = run_heal(group)
+    assert group.placement_status == "satisfied"
+    page = staff.get("/ui/").content.decode()
+    assert "Mend…" not in page and "mended it with 1 move." in page

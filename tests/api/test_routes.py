@@ -269,6 +269,7 @@ def test_the_walk_finds_every_page():
         "/ui/groups/create/",
         "/ui/groups/{uuid}/pull/",
         "/ui/groups/{uuid}/delete/",
+        "/ui/groups/{uuid}/mend/",
     }
 
 
@@ -291,6 +292,6 @@ def test_pages_refuse_who_may_not_see_or_act(world, acme_objects):
             client.force_login(user)
             assert client.post(path).status_code == status, (path, user.username)
             checked += 1
-    assert checked == 4
+    assert checked == 6  # pull, delete and mend
     group.refresh_from_db()
     assert group.state == "OK"

@@ -73,4 +73,5 @@ def picture(report: dict) -> dict:
             for move in report.get("plan", [])
         ],
         "blocked": report.get("blocked"),
+        "last_heal": report.get("last_heal"),
     }

@@ -14,4 +14,5 @@ urlpatterns = [
     path("groups/create/", views.create, name="create"),
     path("groups/<uuid:uuid>/pull/", views.pull, name="pull"),
     path("groups/<uuid:uuid>/delete/", views.delete, name="delete"),
+    path("groups/<uuid:uuid>/mend/", views.mend, name="mend"),
 ]
