@@ -358,3 +358,12 @@ def test_the_page_offers_staff_a_mend_button_that_heals(world, cloud, capture):
     assert group.placement_status == "satisfied"
     page = staff.get("/ui/").content.decode()
     assert "Mend…" not in page and "mended it with 1 move." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heal_writes_each_of_its_changes_in_a_transaction_of_its_own(world, api, cloud):
+    """Outside a test's transaction, as a worker runs it: every event is written with its change."""
+    group = broken_group(world, cloud)
+    assert ask(api, world.users.staff, group).status_code == 202
+    group = run_heal(group)
+    assert (group.state, group.placement_status, Heal.objects.get().stopped_because) == (State.OK, "satisfied", "")

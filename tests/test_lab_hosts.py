@@ -1,23 +1,23 @@
 """The lab's hosts come and go while it runs: `cohort lab-host add|disable|enable NAME`.
 
 One lab of its own for the whole module (adding a host would change the session lab that the other
-tests count hosts on), started in a temporary state directory, driven the way a person drives the lab
-of `cohort serve`: the command finds it through `lab.json`. The tests run in order and build on each
-other (host4, added first, is used again after the restart). Moves themselves (live and cold, no
+tests count hosts on; tests/hosts_lab.py), started in a temporary state directory, driven the way a
+person drives the lab of `cohort serve`: the command finds it through `lab.json`. The tests run in
+order and build on each other (host4, added first, is used again after the restart). Moves themselves (live and cold, no
 valid host, refusals) are the driver contract's, on both clouds: `tests/cloud/test_driver_moves.py`.
 """
 
 from __future__ import annotations
 
 import time
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 import cohort_lab
 from cohort.cloud.base import BadRequest
 from cohort.cloud.openstack import OpenStackDriver
+from tests.hosts_lab import Running, lab_host
 
 pytestmark = [
     pytest.mark.skipif(not cohort_lab.nova_installed(), reason="needs the `lab` extra (pip install -e '.[lab]')"),
@@ -25,23 +25,6 @@ pytestmark = [
 ]
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
-START_TIMEOUT = 240.0  # a shared, loaded machine
-
-
-class Running:
-    """The module's lab, which a test may restart."""
-
-    def __init__(self, state_dir):
-        self.state_dir = state_dir
-        self.lab = cohort_lab.start_lab(state_dir, timeout=START_TIMEOUT)
-
-    def restart(self) -> None:
-        self.lab.stop()
-        self.lab = cohort_lab.start_lab(self.state_dir, timeout=START_TIMEOUT)
-
-    @property
-    def admin(self) -> OpenStackDriver:
-        return OpenStackDriver(self.lab.admin())
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +32,6 @@ def running(tmp_path_factory):
     running = Running(tmp_path_factory.mktemp("hosts-lab"))
     yield running
     running.lab.stop()
-
-
-def lab_host(running: Running, *args: str) -> str:
-    out = StringIO()
-    call_command("lab-host", *args, "--lab-dir", str(running.state_dir), stdout=out)
-    return out.getvalue().strip()
 
 
 def hosts(running: Running) -> dict[str, bool]:

@@ -130,5 +130,8 @@ def test_the_readme_examples_run_as_written(tmp_path):
         assert "fault: No valid host was found" in out
         assert '"placement_status":"satisfied"' in out and '"placement_status":"violated"' in out
         assert '"backend_id"' in out and "CREATION_SCHEDULED" in out and "\n204\n" in out
+        # the heal: the dry run's plan of one move, then the move, and the group satisfied again
+        assert '"reason":"shares host1 with' in out and "Heal has been scheduled." in out
+        assert '"moves_done":1,"stopped_because":null' in out and '"to":"host4","kind":"live"' in out
     finally:
         serve.stop()

@@ -82,7 +82,7 @@ class Facts:
     """A group's members as its records say, with the cloud's hosts as its registered credentials see
     them (names where they may list hosts), and the plan that follows."""
 
-    def __init__(self, group: ServerGroup):
+    def __init__(self, group: ServerGroup, *, fresh: bool = True):
         self.group = group
         rows = list(
             Instance.objects.filter(server_group=group)
@@ -94,7 +94,7 @@ class Facts:
             Member(status, host_id, uuid.hex, name, created.timestamp())
             for uuid, _, name, status, host_id, created in rows
         ]
-        hosts = compute_hosts(group.tenant)
+        hosts = compute_hosts(group.tenant, fresh=fresh)
         self.names: dict[str, str] = {}
         self.enabled: set[str] | None = None
         if hosts is not None:
@@ -138,8 +138,6 @@ def heal_refusal(group: ServerGroup, facts: Facts, mending: Plan) -> str | None:
         return f"The plan is blocked: {mending.blocked}."
     if not mending.moves:
         return "The plan has no move: there is nothing to mend."
-    if facts.enabled is None:
-        return "The cloud's registered credentials cannot list its compute hosts, so they cannot move servers."
     return None
 
 
@@ -243,8 +241,7 @@ def _step(group: ServerGroup, heal: Heal, lease: intent.Lease) -> None:
         server = admin.get_server(server_id)
     except NotFound:
         server = None
-    expected = facts.names.get(step.from_host_id)
-    if server is None or server.status.upper() not in MOVABLE_STATUSES or (expected and server.host != expected):
+    if server is None or server.status.upper() not in MOVABLE_STATUSES or server.host_id != step.from_host_id:
         why = "gone" if server is None else f"{server.status} on {server.host or 'no host'}"
         _finish(group, heal, lease, f"{step.member.called} changed since the plan was made ({why}): ask again.")
         return
@@ -258,11 +255,12 @@ def _step(group: ServerGroup, heal: Heal, lease: intent.Lease) -> None:
 def _send(group, heal, admin: CloudDriver, server: RemoteServer, name, target, verdict, remaining, lease) -> None:
     kind = "live" if server.status.upper() == "ACTIVE" else "cold"
     now = timezone.now()
-    in_flight = {"moving": server.id, "moving_name": name, "moving_from": server.host or "", "moving_kind": kind,
+    where = server.host or server.host_id  # its name where these credentials may see it
+    in_flight = {"moving": server.id, "moving_name": name, "moving_from": where, "moving_kind": kind,
                  "moving_since": now, "moving_sent": False, "verdict": verdict, "remaining": remaining}  # fmt: skip
     if not _write(heal, lease, **in_flight):
         return
-    logger.info("server group %s: %s migration of %s off %s", group.pk, kind, name, server.host)
+    logger.info("server group %s: %s migration of %s off %s", group.pk, kind, name, where)
     try:
         if kind == "live":
             admin.live_migrate_server(server.id, host=target)
@@ -272,7 +270,7 @@ def _send(group, heal, admin: CloudDriver, server: RemoteServer, name, target, v
         raise  # it may have reached Nova: the next step finds out from Nova
     except CloudError as error:
         _record_move(group, heal, outcome="failed", to="", message=error.message)
-        _finish(group, heal, lease, f"Nova refused to move {name} off {server.host}: {error.message}")
+        _finish(group, heal, lease, f"Nova refused to move {name} off {where}: {error.message}")
         return
     _write(heal, lease, moving_sent=True)
     lease.release(retry_in=POLL_SECONDS)
@@ -298,8 +296,8 @@ def _follow(group: ServerGroup, heal: Heal, admin: CloudDriver, lease: intent.Le
             return False
         lease.release(retry_in=POLL_SECONDS)
         return False
-    if server.host and server.host != heal.moving_from:
-        _record_move(group, heal, outcome="succeeded", to=server.host)
+    if (server.host or server.host_id) not in ("", heal.moving_from):
+        _record_move(group, heal, outcome="succeeded", to=server.host or server.host_id)
         return True
     # Back on (or still on) its host, and no task: the move failed, or never reached Nova.
     since = heal.moving_since
@@ -329,13 +327,23 @@ def _refresh_members(group: ServerGroup, admin: CloudDriver) -> None:
     """The group's members as Nova says now (membership with the tenant's credentials, each server
     with the cloud's), written onto their records, and the verdict judged again."""
     remote = cloud_for(group.tenant).get_server_group(group.backend_id)
+    servers = {}
+    for server_id in remote.members:
+        try:
+            servers[server_id] = admin.get_server(server_id)
+        except NotFound:
+            servers[server_id] = None
+    with transaction.atomic():  # the facts, the verdict and its event together
+        _write_members(group, remote.members, servers)
+
+
+def _write_members(group: ServerGroup, members, servers: dict) -> None:
     rows = {
         backend_id: pk for pk, backend_id in Instance.objects.filter(server_group=group).values_list("pk", "backend_id")
     }
-    for server_id in remote.members:
-        try:
-            server = admin.get_server(server_id)
-        except NotFound:
+    for server_id in members:
+        server = servers[server_id]
+        if server is None:  # deleted meanwhile
             Instance.objects.filter(pk=rows.get(server_id)).delete()
             continue
         fields = {"status": server.status, "host_id": server.host_id, "fault_message": server.fault_message}
@@ -344,7 +352,7 @@ def _refresh_members(group: ServerGroup, admin: CloudDriver) -> None:
         else:
             Instance.objects.create(tenant=group.tenant, backend_id=server_id, name=server.name, server_group=group,
                                     seen_at=timezone.now(), **fields)  # fmt: skip
-    gone = set(rows) - set(remote.members)
+    gone = set(rows) - set(members)
     Instance.objects.filter(server_group=group, backend_id__in=gone).update(server_group=None)
     group.refresh_from_db(fields=["placement_status", "placement_checked_at"])
     refresh_placement([group])
@@ -446,7 +454,7 @@ def heal_broken_groups(groups: list[ServerGroup]) -> int:
         plan_blocked=True
     ).update(plan_blocked=False)
     for group in broken:
-        facts = Facts(group)
+        facts = Facts(group, fresh=False)  # the cloud's hosts once a minute, however many groups
         mending = facts.plan()
         blocked = bool(mending.blocked)
         if blocked != group.plan_blocked:

@@ -485,13 +485,14 @@ class _HostsCache:
 hosts_cache = _HostsCache()
 
 
-def compute_hosts(tenant: Tenant) -> list[ComputeHost] | None:
+def compute_hosts(tenant: Tenant, *, fresh: bool = False) -> list[ComputeHost] | None:
     """The compute hosts of `tenant`'s cloud as its registered credentials see them, or None where
-    those credentials may not list them (or the cloud did not answer). Cached per cloud."""
+    those credentials may not list them (or the cloud did not answer). Cached per cloud; `fresh` asks
+    the cloud (the heal engine, which is about to move servers), and caches what it says."""
 
     key = (tenant.service_settings_id, tenant.service_settings.modified.isoformat())
     found, hosts = hosts_cache.get(key)
-    if found:
+    if found and not fresh:
         return hosts
     hosts = None
     try:

@@ -195,10 +195,11 @@ class ServerGroupViewSet(ScopedViewSet):
         group = self.get_object()
         serializer = serializers.HealSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if serializer.validated_data["dry_run"]:
-            report = placement_report(group=group, staff=True)
-            body = {key: report[key] for key in ("placement_status", "plan", "blocked")}
-            return Response(body)
+        if serializer.validated_data["dry_run"]:  # the plan a heal asked for now would carry out
+            facts = heal.Facts(group)
+            mending = facts.plan()
+            moves = [heal.public_move(entry) for entry in heal.planned_moves(facts, mending)]
+            return Response({"placement_status": group.placement_status, "plan": moves, "blocked": mending.blocked})
         running = heal.request_heal(group=group, actor=request.user)
         body = {"detail": "Heal has been scheduled.", "plan": [heal.public_move(entry) for entry in running.planned]}
         return Response(body, status=status.HTTP_202_ACCEPTED)
