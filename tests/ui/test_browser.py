@@ -324,3 +324,40 @@ def test_staff_see_what_the_placement_report_shows_staff(site, browser):
         screenshot(card.find_element(By.CSS_SELECTOR, ".placement"), "placement-staff.png")
         screenshot(card, "group-staff.png")
         log_out(browser)
+
+
+def test_staff_mend_the_group_with_one_press_once_a_host_is_added(site, browser):
+    from selenium.webdriver.common.by import By
+
+    assert "host4 added" in site.cohort("lab-host", "add", "host4")
+    assert site.api("POST", f"/openstack-server-groups/{site.spread}/pull/").status_code == 202
+
+    def plan():  # the report's hosts are asked once a minute: the dry run asks afresh
+        body = {"dry_run": True}
+        return site.api("POST", f"/openstack-server-groups/{site.spread}/heal/", json=body).json()["plan"]
+
+    moves = until(plan, "a plan of one move")
+    assert len(moves) == 1, moves
+    with checked(browser):
+        log_in(browser, site, "admin")
+        card = until(
+            lambda: not browser.refresh()
+            and article(browser, site.spread).find_elements(By.CSS_SELECTOR, "details.mend"),
+            "the plan and its Mend button on the page",
+            timeout=90,
+        )
+        card = article(browser, site.spread)
+        assert moves[0]["server"]["name"] in card.find_element(By.CSS_SELECTOR, ".plan .moves").text
+        card.find_element(By.CSS_SELECTOR, "details.mend summary").click()
+        card.find_element(By.CSS_SELECTOR, "details.mend button[type=submit]").click()  # the confirmation
+        message = browser.find_element(By.CSS_SELECTOR, ".messages .success").text
+        assert message.startswith("Heal of spread was scheduled"), message
+        until(
+            lambda: not browser.refresh()
+            and article(browser, site.spread).get_attribute("data-verdict") == "satisfied",
+            "the page to show the group satisfied",
+        )
+        card = article(browser, site.spread)
+        assert "mended it with 1 move." in card.find_element(By.CSS_SELECTOR, ".last-heal").text
+        screenshot(card, "group-mended.png")
+        log_out(browser)
