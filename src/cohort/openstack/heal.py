@@ -1,9 +1,10 @@
 """Mending placement: a group's plan (`cohort.openstack.placement.plan`) carried out one move at a time
 through Nova's own scheduler.
 
-A heal is asked for by staff (`POST .../heal/`) or by reconciliation, on a cloud whose `auto_heal` is
-on. `request_heal` writes a `Heal` row and moves the group to UPDATE_SCHEDULED in one transaction,
-so the heal is durable work like any other step (`cohort.core.intent`): a worker that claims the
+A heal is asked for by staff (`POST .../heal/`, `services.server_group_heal`) or by reconciliation,
+on a cloud whose `auto_heal` is on. `begin_heal` writes a `Heal` row and moves the group to
+UPDATE_SCHEDULED in one transaction, so the heal is durable work like any other step
+(`cohort.core.intent`): a worker that claims the
 group's lease runs `advance_heal`, which does one thing and gives the lease back (the group stays in
 UPDATING between moves, so a client that waits for OK waits for the whole heal):
 
@@ -48,7 +49,6 @@ from cohort.core.states import InvalidState, State, move
 from cohort.events.services import event_record
 from cohort.events.types import EventType
 from cohort.metrics.instruments import heal_duration, heal_moves
-from cohort.openstack import dispatch
 from cohort.openstack.clouds import admin_cloud_for, cloud_for
 from cohort.openstack.models import Heal, Instance, ServerGroup
 from cohort.openstack.placement import (
@@ -141,16 +141,18 @@ def heal_refusal(group: ServerGroup, facts: Facts, mending: Plan) -> str | None:
     return None
 
 
-def request_heal(*, group: ServerGroup, actor=None, automatic: bool = False) -> Heal:
-    """Ask for a heal of `group`: a `Heal` row and UPDATE_SCHEDULED in one transaction, then a message
-    to a worker after the commit. `Conflict` (409) when the group is not OK, has nothing to mend, or
-    its plan is blocked."""
-    facts = Facts(group)
+def begin_heal(*, group: ServerGroup, actor=None, automatic: bool = False) -> Heal:
+    """Write a heal of `group`: a `Heal` row and UPDATE_SCHEDULED with its work due, in one
+    transaction (the caller sends the message that starts it sooner, if it may: a worker's
+    reconciliation leaves it to the sweep). `Conflict` (409) when the group is not OK, has nothing to
+    mend, or its plan is blocked."""
+    facts = Facts(group, fresh=not automatic)
     mending = facts.plan()
     refusal = heal_refusal(group, facts, mending)
     if refusal:
         raise Conflict(refusal)
     planned = planned_moves(facts, mending)
+    who = "reconciliation (auto-heal)" if automatic else f"{actor}"
     try:
         with transaction.atomic():
             move(group, State.UPDATE_SCHEDULED, sources={State.OK}, **intent.scheduled())
@@ -162,7 +164,6 @@ def request_heal(*, group: ServerGroup, actor=None, automatic: bool = False) -> 
                 verdict=group.placement_status,
                 remaining=len(planned),
             )
-            who = "reconciliation (auto-heal)" if automatic else f"{actor}"
             event_record(
                 event_type=EventType.OPENSTACK_SERVER_GROUP_HEAL_REQUESTED,
                 message=f"Heal of server group {group.name} has been requested by {who}: "
@@ -171,7 +172,6 @@ def request_heal(*, group: ServerGroup, actor=None, automatic: bool = False) -> 
                 actor=actor,
                 context={"automatic": automatic, "plan": [public_move(entry) for entry in planned]},
             )
-            dispatch.start_after_commit(group)
     except InvalidState:
         raise Conflict("The server group is no longer OK: another request changed it first.") from None
     except IntegrityError:  # a heal of this group already runs (the database's constraint decided)
@@ -465,7 +465,7 @@ def heal_broken_groups(groups: list[ServerGroup]) -> int:
             logger.info("server group %s broke again within an hour of its last heal: not healed by itself", group.pk)
             continue
         try:
-            request_heal(group=group, automatic=True)
+            begin_heal(group=group, automatic=True)  # the sweep starts it within seconds
             asked += 1
         except Conflict as refusal:
             logger.info("server group %s: no auto-heal: %s", group.pk, refusal)

@@ -28,6 +28,7 @@ from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.events.services import event_record, events_batched
 from cohort.events.types import EventType
 from cohort.openstack.clouds import cloud_for
+from cohort.openstack.heal import heal_broken_groups
 from cohort.openstack.models import Instance, ServerGroup, Tenant
 from cohort.openstack.placement import refresh_placement
 
@@ -247,8 +248,6 @@ def pull_tenant(tenant_id: int) -> bool:
 def _mend(groups: list[ServerGroup]) -> None:
     """After a tenant pull: which broken groups have a blocked plan, and, on a cloud with auto-heal on,
     a heal of each that can be mended (`cohort.openstack.heal`). Never fails the pull."""
-    from cohort.openstack.heal import heal_broken_groups  # it dispatches work, as the tasks that call us
-
     try:
         asked = heal_broken_groups(groups)
     except Exception:

@@ -19,8 +19,8 @@ from cohort.core.errors import Conflict, Invalid
 from cohort.core.states import SETTLED, State, move, require
 from cohort.events.services import event_record
 from cohort.events.types import EventType
-from cohort.openstack import dispatch
-from cohort.openstack.models import ServerGroup, Tenant
+from cohort.openstack import dispatch, heal
+from cohort.openstack.models import Heal, ServerGroup, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -261,3 +261,11 @@ def tenant_create(
             },
         )
     return tenant
+
+
+def server_group_heal(*, group: ServerGroup, actor=None) -> Heal:
+    """Ask for a heal of `group` (`cohort.openstack.heal`): written, then a worker sent to it."""
+    with transaction.atomic():
+        running = heal.begin_heal(group=group, actor=actor)
+        dispatch.start_after_commit(group)
+    return running

@@ -1,4 +1,5 @@
-"""The cloud steps of a server group's lifecycle: create, replace (a policy change) and delete.
+"""The cloud steps of a server group's lifecycle: create, replace (a policy change) and delete; while a
+heal runs (`cohort.openstack.heal`), the group's update is the heal's next step instead.
 
 `advance(group_id)` is what a worker runs for a group in a transitional state. It claims the row's
 lease (`cohort.core.intent`), runs the step the state calls for, and records the outcome with a state
@@ -28,6 +29,7 @@ from cohort.core import intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.events.services import event_record
 from cohort.events.types import EventType
+from cohort.openstack import heal
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import ServerGroup
 
@@ -52,9 +54,7 @@ def advance(group_id: int) -> None:
         )
         if group is None:
             return
-        if group.state in (State.UPDATE_SCHEDULED, State.UPDATING):
-            from cohort.openstack import heal  # a heal is the group's update while it runs
-
+        if group.state in (State.UPDATE_SCHEDULED, State.UPDATING):  # a heal is the group's update while it runs
             running = heal.running_heal(group)
             if running is not None:
                 heal.advance_heal(group, running, lease)

@@ -43,7 +43,7 @@ from cohort.core.errors import DomainError, Gone
 from cohort.core.states import State
 from cohort.core.throttling import LoginThrottle
 from cohort.metrics.instruments import login_failures
-from cohort.openstack import heal, selectors, services
+from cohort.openstack import selectors, services
 from cohort.openstack.api.views import ServerGroupViewSet, TenantViewSet
 from cohort.openstack.models import ServerGroup
 from cohort.openstack.placement import placement_reports
@@ -258,7 +258,9 @@ def delete(request, uuid):
 @require_POST
 def mend(request, uuid):
     """Staff's Mend button: a heal of the group, as `POST .../heal/` asks for it."""
-    return act(request, uuid, "heal", heal.request_heal, "Heal of {name} was scheduled: its servers move one by one.")
+    return act(
+        request, uuid, "heal", services.server_group_heal, "Heal of {name} was scheduled: its servers move one by one."
+    )
 
 
 def allowed(request, viewset, action: str, obj) -> bool:

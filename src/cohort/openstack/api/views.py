@@ -200,7 +200,7 @@ class ServerGroupViewSet(ScopedViewSet):
             mending = facts.plan()
             moves = [heal.public_move(entry) for entry in heal.planned_moves(facts, mending)]
             return Response({"placement_status": group.placement_status, "plan": moves, "blocked": mending.blocked})
-        running = heal.request_heal(group=group, actor=request.user)
+        running = services.server_group_heal(group=group, actor=request.user)
         body = {"detail": "Heal has been scheduled.", "plan": [heal.public_move(entry) for entry in running.planned]}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
