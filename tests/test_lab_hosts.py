@@ -81,11 +81,15 @@ def test_a_disabled_host_is_skipped_and_an_enabled_one_used_again(running):
     assert sorted(admin.get_server(server.id).host for server in booted[:3]) == ["host2", "host3", "host4"]
     assert (booted[3].status, booted[3].fault_message) == ("ERROR", NO_VALID_HOST)
 
+    with pytest.raises(BadRequest, match="No valid host"):
+        admin.live_migrate_server(booted[0].id)  # host1, the only host without a member, is disabled
+
     assert lab_host(running, "enable", "host1") == "host1 enabled: the scheduler may use it again"
-    again = cohort_lab.boot_server(access, "vm-4", group.id)
+    admin.live_migrate_server(booted[0].id)
 
     assert hosts(running)["host1"] is True
-    assert admin.get_server(again.id).host == "host1"
+    assert settled(admin, booted[0].id, count=2)[-1].dest_host == "host1"
+    assert admin.get_server(booted[0].id).host == "host1"
 
 
 def test_mistakes_are_named(running):

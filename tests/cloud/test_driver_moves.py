@@ -17,7 +17,7 @@ import pytest
 
 from cohort.cloud.base import BadRequest, CloudDriver, Conflict, Forbidden, NotFound, RemoteMigration
 
-from .conftest import Tenant
+from .conftest import MEMORY_URL, Tenant, _memory_tenant
 
 pytestmark = pytest.mark.novas_own
 
@@ -204,3 +204,22 @@ def test_moves_in_the_wrong_state_conflict(tenant: Tenant) -> None:
 
     assert not_resized.value.message == f"Cannot 'confirmResize' instance {server.id} while it is in vm_state active"
     assert stopped.value.message == f"Cannot 'os-migrateLive' instance {server.id} while it is in vm_state stopped"
+
+
+def test_the_memory_cloud_skips_a_disabled_host_on_a_move() -> None:
+    """The lab's side of this is in tests/test_lab_hosts.py, on a lab of its own."""
+    from cohort.cloud.base import ComputeHost
+    from cohort.cloud.memory import MemoryCloud
+
+    tenant = _memory_tenant("disabled-host")
+    group = tenant.driver.create_server_group(name="web", policy="anti-affinity")
+    moving, _ = (tenant.boot_server(f"web-{n}", group.id) for n in range(2))
+    MemoryCloud.hosts(MEMORY_URL)["host3"] = ComputeHost("host3", enabled=False)
+
+    with pytest.raises(BadRequest) as refused:
+        tenant.admin.live_migrate_server(moving.id)
+    assert refused.value.message == NO_VALID_HOST
+
+    MemoryCloud.hosts(MEMORY_URL)["host3"] = ComputeHost("host3")
+    tenant.admin.live_migrate_server(moving.id)
+    assert host_of(tenant, moving.id) == "host3"

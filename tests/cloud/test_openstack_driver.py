@@ -1,7 +1,9 @@
 """What only the OpenStack driver does, checked against the lab's real Nova.
 
 The contract tests cover behaviour both drivers share; these cover the OpenStack side of the
-boundary: the older `policies` shape on a cloud without microversion 2.64, paging on both listings,
+boundary: the older `policies` shape on a cloud without microversion 2.64, moves a cloud too old for
+them refuses in words (live migration below 2.30, a cold one to a named host below 2.56, a failure's
+words below 2.84), paging on both listings,
 and failures that never reach Nova (a dead Keystone, a refused password) arriving as `CloudError`s;
 and the lab's own wiring: Nova answers only tokens its Keystone issued, and is found in the catalog.
 """
@@ -19,7 +21,7 @@ import requests
 
 import cohort_lab
 from cohort.cloud.base import BadRequest, CloudAccess, Forbidden, Unreachable
-from cohort.cloud.openstack import OpenStackDriver
+from cohort.cloud.openstack import OpenStackDriver, _older
 from tests.refusing_keystone import Refuses401
 
 
@@ -217,3 +219,40 @@ def test_a_keystone_answering_401_to_discovery_is_a_refusal_not_a_hang(suffix) -
         keystone.shutdown()
     assert isinstance(outcome.get("error"), Forbidden), outcome
     assert "requires authentication" in outcome["error"].message
+
+
+def _capped(access: CloudAccess, newest: str) -> OpenStackDriver:
+    """The driver as it behaves on a cloud whose newest compute microversion is `newest`."""
+
+    class OlderNovaDriver(OpenStackDriver):
+        def _negotiated_microversion(self, wanted: str | None = None) -> str:
+            chosen = super()._negotiated_microversion(wanted)
+            return newest if _older(newest, chosen) else chosen
+
+    return OlderNovaDriver(access)
+
+
+def test_an_older_cloud_says_which_move_it_cannot_make(lab: cohort_lab.Lab) -> None:
+    access = lab.tenant("old-moves")
+    group = OpenStackDriver(access).create_server_group(name="alone", policy="affinity")
+    server = cohort_lab.boot_server(access, "alone", group.id)
+    at_2_25, at_2_83 = _capped(lab.admin(), "2.25"), _capped(lab.admin(), "2.83")
+
+    with pytest.raises(BadRequest) as live:
+        at_2_25.live_migrate_server(server.id)
+    with pytest.raises(BadRequest) as cold_to_host:
+        at_2_25.migrate_server(server.id, host="host2")
+    # alone in an affinity group, a server has no host to go to but its own: the move fails
+    at_2_83.migrate_server(server.id)
+    deadline = time.monotonic() + 30
+    while not at_2_83.list_server_migrations(server.id)[-1].failed and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert live.value.message == "This cloud's compute API stops at microversion 2.25; a live migration needs 2.30+."
+    assert cold_to_host.value.message == (
+        "This cloud's compute API stops at microversion 2.25; a cold migration to a named host needs 2.56+."
+    )
+    assert at_2_83.move_failure(server.id) == "Nova recorded this move as failed; why needs compute API 2.84+."
+    assert OpenStackDriver(lab.admin()).move_failure(server.id) == (
+        "No valid host was found. No valid host found for cold migrate"
+    )

@@ -38,7 +38,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from cohort.cloud.base import (
     FAILURE_HIDDEN,
@@ -177,9 +177,7 @@ class MemoryProject:
         return sorted(hosts, key=lambda h: -counts[h])  # soft-affinity
 
     def record_move(self, server: _Server, kind: str, dest: str, status: str, failure: str = "") -> None:
-        migration = RemoteMigration(
-            str(uuid.uuid4()), server.id, server.host, dest, status, kind, _now(len(self.moves))
-        )
+        migration = RemoteMigration(str(uuid.uuid4()), server.id, server.host, dest, status, kind, _now())
         self.moves.append(_Move(migration, failure))
 
     def _group(self, group: _Group) -> RemoteServerGroup:
@@ -381,10 +379,9 @@ def _invalid_state(action: str, server: _Server) -> Conflict:
     return Conflict(f"Cannot '{action}' instance {server.id} while it is in vm_state {vm_state}")
 
 
-def _now(sequence: int) -> str:
-    """A creation time as Nova writes it, strictly increasing within a project (`sequence`)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return (now + timedelta(microseconds=sequence)).isoformat(timespec="microseconds")
+def _now() -> str:
+    """The time as Nova writes a record's `created_at` (UTC, no zone)."""
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def _default_hosts() -> dict[str, ComputeHost]:

@@ -178,8 +178,8 @@ class OpenStackDriver:
         # One server's migrations are few: one page (Nova's max_limit) holds them.
         microversion = self._negotiated_microversion(MIGRATIONS_MICROVERSION)
         reply = self._request("GET", "/os-migrations", params={"instance_uuid": server_id}, microversion=microversion)
-        migrations = [_migration(item) for item in reply.get("migrations", ())]
-        return sorted(migrations, key=lambda migration: (migration.created, _number(migration.id)))
+        items = sorted(reply.get("migrations", ()), key=lambda item: int(item.get("id") or 0))  # Nova's sequence
+        return [_migration(item) for item in items]
 
     def move_failure(self, server_id: str) -> str:
         microversion = self._negotiated_microversion(EVENT_DETAILS_MICROVERSION)
@@ -415,10 +415,6 @@ def _migration(item: Mapping[str, Any]) -> RemoteMigration:
         kind=MIGRATION_KINDS.get(str(item.get("migration_type") or ""), str(item.get("migration_type") or "")),
         created=str(item.get("created_at") or ""),
     )
-
-
-def _number(value: str) -> int:
-    return int(value) if value.isdigit() else 0
 
 
 def _compute_host(item: Mapping[str, Any]) -> ComputeHost:

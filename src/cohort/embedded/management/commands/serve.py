@@ -174,6 +174,7 @@ class Command(BaseCommand):
         if lab:
             banner += (
                 f"  .venv/bin/cohort lab-boot {tenant} vm-1 --group <group uuid>   # boot a server into it\n"
+                "  .venv/bin/cohort lab-host add host4   # another compute host (disable, enable: Nova's service)\n"
                 f"  curl -s -w '\\n' {auth} -X POST {base}/api/openstack-tenants/{tenant}/pull_server_groups/\n"
                 "\nThe openstack CLI, as the demo tenant's user, through the lab's Keystone:\n"
                 f"  OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud {CLOUDS_YAML_NAME} server list\n"
