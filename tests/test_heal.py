@@ -17,6 +17,7 @@ from cohort.cloud.memory import MemoryDriver
 from cohort.core import intent
 from cohort.core.states import State
 from cohort.events.models import Event
+from cohort.metrics.instruments import heal_duration, heal_moves
 from cohort.openstack import heal, reconcile, steps
 from cohort.openstack.models import Heal, ServerGroup
 from cohort.openstack.placement import hosts_cache
@@ -80,6 +81,7 @@ def events_of(group) -> list[str]:
 def test_a_violated_anti_affinity_group_is_mended_with_one_live_migration(world, api, cloud, capture):
     group = broken_group(world, cloud)
     assert group.placement_status == "violated"
+    moved, healed = heal_moves.labels("succeeded")._value.get(), heal_duration.labels("succeeded")._sum.get()
     response = ask(api, world.users.staff, group, capture)
     assert response.status_code == 202, response.content
     assert response.json()["plan"] == [
@@ -90,6 +92,8 @@ def test_a_violated_anti_affinity_group_is_mended_with_one_live_migration(world,
     assert (group.state, group.placement_status) == (State.OK, "satisfied")
     assert hosts_of(cloud, group) == ["host1", "host2"]
     assert [m.migration.kind for m in cloud.moves] == ["live"]  # exactly one move
+    assert heal_moves.labels("succeeded")._value.get() == moved + 1
+    assert heal_duration.labels("succeeded")._sum.get() > healed
     report = api(world.users.staff).get(f"{URL}{group.uuid.hex}/placement/").json()
     last = report["last_heal"]
     assert (last["moves_done"], last["stopped_because"], last["automatic"]) == (1, None, False)
