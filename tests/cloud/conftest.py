@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 import cohort_lab
-from cohort.cloud.base import CloudAccess, CloudDriver, RemoteServer
+from cohort.cloud.base import CloudAccess, CloudDriver, RemoteServer, ServerGroupQuotas
 from cohort.cloud.memory import UNLIMITED, MemoryCloud, MemoryDriver
 from cohort.cloud.openstack import OpenStackDriver
 
@@ -35,6 +35,10 @@ class Tenant:
     driver: CloudDriver
     boot_server: Callable[..., RemoteServer]  # (name, group_id=None)
     set_server_group_quota: Callable[[int], None]
+    admin: CloudDriver  # the cloud's admin, who may set this project's quotas
+
+    def set_quotas(self, **quotas: int) -> ServerGroupQuotas:
+        return self.admin.set_quotas(self.project_id, **quotas)
 
 
 @dataclass
@@ -58,7 +62,8 @@ def _memory_tenant(project_id: str) -> Tenant:
         project.quota = limit
 
     driver = MemoryDriver(CloudAccess(auth_url=MEMORY_URL, project_id=project_id))
-    return Tenant(project_id, driver, project.boot_server, set_quota)
+    admin = MemoryDriver(CloudAccess(auth_url=MEMORY_URL, project_id="admin", credentials={"token": "admin:admin"}))
+    return Tenant(project_id, driver, project.boot_server, set_quota, admin)
 
 
 def _lab_tenant(lab: cohort_lab.Lab, project_name: str, *, application_credential: bool = False) -> Tenant:
@@ -74,7 +79,7 @@ def _lab_tenant(lab: cohort_lab.Lab, project_name: str, *, application_credentia
     def set_quota(limit: int) -> None:
         cohort_lab.set_quota(lab.admin(), access.project_id, server_groups=limit)
 
-    return Tenant(access.project_id, driver, boot, set_quota)
+    return Tenant(access.project_id, driver, boot, set_quota, OpenStackDriver(lab.admin()))
 
 
 @pytest.fixture(params=["memory", "nova", "nova-appcred"])

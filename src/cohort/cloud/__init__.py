@@ -7,6 +7,7 @@ choice of cloud is configuration, not code.
 
 from cohort.cloud.base import (
     POLICIES,
+    QUOTA_MAX,
     BadRequest,
     CloudAccess,
     CloudDriver,
@@ -17,12 +18,14 @@ from cohort.cloud.base import (
     NotFound,
     RemoteServer,
     RemoteServerGroup,
+    ServerGroupQuotas,
     Unreachable,
     load_driver,
 )
 
 __all__ = [
     "POLICIES",
+    "QUOTA_MAX",
     "BadRequest",
     "CloudAccess",
     "CloudDriver",
@@ -33,6 +36,7 @@ __all__ = [
     "NotFound",
     "RemoteServer",
     "RemoteServerGroup",
+    "ServerGroupQuotas",
     "Unreachable",
     "load_driver",
 ]

@@ -39,6 +39,7 @@ from cohort.cloud.base import (
     NotFound,
     RemoteServer,
     RemoteServerGroup,
+    ServerGroupQuotas,
     Unreachable,
 )
 
@@ -139,6 +140,22 @@ class OpenStackDriver:
             if host.name and (host.name not in hosts or host.available):
                 hosts[host.name] = host  # one service per host; a duplicate record counts once
         return list(hosts.values())
+
+    def get_quotas(self) -> ServerGroupQuotas:
+        absolute = self._request("GET", "/limits").get("limits", {}).get("absolute", {})
+        return ServerGroupQuotas(
+            _quota(absolute.get("maxServerGroups")),
+            _quota(absolute.get("maxServerGroupMembers")),
+            _quota(absolute.get("totalServerGroupsUsed")),
+        )
+
+    def set_quotas(
+        self, project_id: str, *, server_groups: int | None = None, server_group_members: int | None = None
+    ) -> ServerGroupQuotas:
+        given = {"server_groups": server_groups, "server_group_members": server_group_members}
+        body = {"quota_set": {key: value for key, value in given.items() if value is not None}}
+        quota_set = self._request("PUT", f"/os-quota-sets/{project_id}", json=body).get("quota_set", {})
+        return ServerGroupQuotas(_quota(quota_set.get("server_groups")), _quota(quota_set.get("server_group_members")))
 
     def _negotiated_microversion(self) -> str:
         chosen = self._session.microversions.get(self.wanted_microversion)
@@ -316,6 +333,11 @@ def _server(item: Mapping[str, Any]) -> RemoteServer:
     fault = item.get("fault") or {}
     message = str(fault.get("message") or "") if isinstance(fault, Mapping) else ""
     return RemoteServer(item["id"], item.get("name") or "", item.get("status") or "", item.get("hostId") or "", message)
+
+
+def _quota(value: Any) -> int | None:
+    """A limit or a count as Nova wrote it; None for anything else (a cloud that does not say)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _compute_host(item: Mapping[str, Any]) -> ComputeHost:

@@ -47,5 +47,11 @@ class MeasuredDriver:
     def list_compute_hosts(self, *args, **kwargs):
         return self._call("list_compute_hosts", *args, **kwargs)
 
+    def get_quotas(self, *args, **kwargs):
+        return self._call("get_quotas", *args, **kwargs)
+
+    def set_quotas(self, *args, **kwargs):
+        return self._call("set_quotas", *args, **kwargs)
+
     def __getattr__(self, name: str):  # anything else a driver offers, unmeasured
         return getattr(self.driver, name)
