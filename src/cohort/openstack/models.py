@@ -29,6 +29,12 @@ class Tenant(UuidModel, TimeStampedModel, StatusModel):
     credentials = EncryptedJSONField(default=dict, blank=True)
     # When reconciliation last pulled the tenant completely (a failed pull leaves its error_message).
     pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Nova's `server_groups` and `server_group_members` quotas of the project as last read (-1 is
+    # unlimited; null until the cloud says), and when. Their usage is counted from the records
+    # (`cohort.openstack.quotas`).
+    server_group_quota = models.IntegerField(null=True, blank=True, editable=False)
+    server_group_member_quota = models.IntegerField(null=True, blank=True, editable=False)
+    quotas_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     project_path = "project"
 
