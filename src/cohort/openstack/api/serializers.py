@@ -261,6 +261,12 @@ class PlacementSerializer(serializers.Serializer):
     room = serializers.IntegerField(
         read_only=True,
         allow_null=True,
-        help_text="How many more members fit without breaking an anti-affinity policy; null for the affinity "
-        "policies, or unless the cloud lets Cohort list its hosts",
+        help_text="How many more members fit: the smaller of what an anti-affinity policy allows on the enabled hosts "
+        "and what the tenant's server_group_member_count quota allows; null when neither is known",
+    )
+    room_limited_by = serializers.ChoiceField(
+        choices=["hosts", "quota"],
+        read_only=True,
+        allow_null=True,
+        help_text="What limits room: the policy on the enabled hosts, or the member quota",
     )
