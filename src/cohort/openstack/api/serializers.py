@@ -131,7 +131,7 @@ class SetErredSerializer(serializers.Serializer):
 class QuotaSerializer(serializers.Serializer):
     """One of a tenant's quotas, in Waldur's shape (the `Quota` component)."""
 
-    name = serializers.ChoiceField(choices=list(QUOTAS), read_only=True)
+    name = serializers.CharField(read_only=True, help_text=" or ".join(QUOTAS))
     limit = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="-1 is unlimited; null when the cloud has not said"
     )
