@@ -167,7 +167,12 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
         # `state=ERRED` and the like find their few rows without reading the table. The list's own
         # order is served per tenant by the (tenant, name) constraint's index, `o=-created` by the
         # index on `created`, and the `name` substring by a trigram index (PostgreSQL; migration 0008).
-        indexes = [models.Index(fields=["state"], name="server_group_state")]
+        # The tenant's groups without a Nova id (few: creates on their way, or refused) are what its
+        # quota usage subtracts from its tally (`cohort.openstack.quotas`), without reading the rest.
+        indexes = [
+            models.Index(fields=["state"], name="server_group_state"),
+            models.Index(fields=["tenant"], condition=models.Q(backend_id=""), name="server_group_unlinked"),
+        ]
 
     def __str__(self) -> str:
         return self.name
