@@ -62,3 +62,16 @@ def test_a_member_quota_of_two_limits_the_room_and_a_third_boot_is_refused(admin
     assert Instance.objects.filter(server_group=group).count() == 2
     tenant = api(world.users.member).get(f"/api/openstack-tenants/{world.tenant.uuid.hex}/").json()
     assert tenant["quotas"][1] == {"name": "server_group_member_count", "limit": 2, "usage": 2}
+
+
+def test_the_memory_cloud_counts_a_groups_members_per_user_as_nova_does(world):
+    """As the README's run on the lab shows: a server an admin forced into a group does not count
+    against the tenant user's next boot."""
+    remote = MemoryDriver(world.tenant.cloud_access()).create_server_group(name="web", policy="soft-affinity")
+    cloud = memory_project(world.tenant)
+    cloud.member_quota = 1
+    cloud.boot_server("forced", remote.id, host="host1")  # the admin's
+    cloud.boot_server("mine", remote.id)  # the tenant user's first
+
+    with pytest.raises(Forbidden, match="too many servers in group"):
+        cloud.boot_server("mine-too", remote.id)

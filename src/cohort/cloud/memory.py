@@ -2,7 +2,8 @@
 
 It keeps Nova's observable semantics for server groups: the four policies, rules only with anti-affinity,
 two per-project quotas (`server_groups`, checked on create, and `server_group_members`, checked when a
-server boots into a group: both 403 with Nova's words; -1 is unlimited; read with the tenant's own
+server boots into a group, counting the members that the same user booted, as Nova does: both 403 with
+Nova's words; -1 is unlimited; read with the tenant's own
 `GET /limits` and set by an admin through `os-quota-sets`, which refuses what Nova refuses with Nova's
 words), duplicate names allowed, 404 for a missing or foreign group,
 deletion that leaves the servers in place, and membership decided at boot by a tiny scheduler that
@@ -76,6 +77,7 @@ class _Server:
     status: str
     host: str
     fault: str = ""
+    booted_by: str = "tenant"  # or "admin": a forced placement is the cloud admin's boot
 
 
 class MemoryProject:
@@ -108,10 +110,14 @@ class MemoryProject:
             raise BadRequest(_not_found_message(group_id))
         if host is not None and host not in self.compute_hosts:
             raise BadRequest(f"Compute host {host} could not be found.")
-        if group and self.member_quota != UNLIMITED and len(group.members) >= self.member_quota:
-            raise Forbidden(MEMBERS_OVER_QUOTA)  # refused at the API: no server is made
+        user = "tenant" if host is None else "admin"
+        # Nova counts the group's members booted by the same user, and refuses at its API: no server is made
+        if group and self.member_quota != UNLIMITED:
+            if sum(self.servers[m].booted_by == user for m in group.members) >= self.member_quota:
+                raise Forbidden(MEMBERS_OVER_QUOTA)
         host = host if host is not None else self._schedule(group)
-        server = _Server(str(uuid.uuid4()), name, "ACTIVE" if host else "ERROR", host, "" if host else NO_VALID_HOST)
+        status, fault = ("ACTIVE", "") if host else ("ERROR", NO_VALID_HOST)
+        server = _Server(str(uuid.uuid4()), name, status, host, fault, user)
         self.servers[server.id] = server
         if group:
             group.members.append(server.id)
