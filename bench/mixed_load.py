@@ -82,7 +82,8 @@ class Serve:
     def start(cls, home: Path, *, lab: bool = False, env: dict[str, str] | None = None, timeout: float = 300) -> Serve:
         """Start serve on a free port and return once its API answers and its worker is ready."""
         port = free_port()
-        command = [sys.executable, "-m", "cohort.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+        # --verbose: the children's output on serve's own, where the callers read their log lines
+        command = [sys.executable, "-m", "cohort.cli", "serve", "--bind", f"127.0.0.1:{port}", "--verbose"]
         if not lab:
             command.append("--memory")
         process = subprocess.Popen(

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from bench.mixed_load import Serve, measure, report, transitional_count
+from bench.mixed_load import Serve, free_port, measure, report, serve_environment, transitional_count
 
 import cohort_lab
 from tests.workers import FAST_INTENT, wait_for
@@ -174,6 +176,42 @@ def test_serve_starts_the_embedded_default(serve):
         group = create(http, serve, "web")
         assert group["state"] == "CREATION_SCHEDULED"
         wait_for(lambda: states(http, [group["uuid"]]) == {group["uuid"]: "OK"}, "the worker to create it", 30)
+
+
+def test_the_banner_comes_last_with_a_sign_in_link_that_works_once(tmp_path):
+    """Without --verbose, the terminal shows serve's own lines and its banner, last, once everything
+    answers; the children's chatter (gunicorn's boot, Celery's banner and warnings) is in serve.log."""
+    port = free_port()
+    command = [sys.executable, "-m", "cohort.cli", "serve", "--bind", f"127.0.0.1:{port}", "--memory"]
+    process = subprocess.Popen(command, env=serve_environment(tmp_path, FAST_INTENT), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any(line.startswith("The output of gunicorn") for line in lines), "the banner", 90)
+        SEEN.extend(descendants(process.pid))
+        time.sleep(3)  # nothing may follow it
+        terminal = "".join(lines)
+        assert lines[-2].startswith("The output of gunicorn, the worker and beat:") and lines[-1] == "\n", terminal
+        banner = terminal[terminal.index("Cohort is ready on") :]
+        assert "Admin token: " in banner and "Demo tenant: " in banner, terminal
+        assert not re.search(r"celery@|Booting worker|Listening at|No hostname|superuser", terminal), terminal
+        log = (tmp_path / "serve.log").read_text()
+        assert re.search(r"celery@\S+ ready", log) and "Listening at" in log and "beat: Starting" in log
+        link = re.search(r"Web page: (http://\S+/ui/sign-in/\S+/)", banner)[1]
+        with httpx.Client(timeout=10) as browser:
+            first = browser.get(link)
+            assert first.status_code == 302 and first.headers["location"] == "/ui/"
+            page = browser.get(f"http://127.0.0.1:{port}/ui/")
+            assert page.status_code == 200 and "admin" in page.text  # signed in, no password asked
+        assert httpx.get(link, timeout=10).status_code == 410  # used up
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        for proc in still_running(SEEN):
+            os.kill(proc.pid, signal.SIGKILL)
+        SEEN.clear()
 
 
 def test_serve_keeps_answering_while_its_worker_is_killed_and_restarted(serve):

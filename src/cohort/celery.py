@@ -20,6 +20,7 @@ import os
 import threading
 
 from celery import Celery, bootsteps, signals
+from celery.beat import Service
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cohort.settings")
@@ -30,6 +31,18 @@ logger = logging.getLogger(__name__)
 app = Celery("cohort")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_ready.connect
+@signals.beat_init.connect
+def _say_ready(sender=None, **kwargs) -> None:
+    """Tell `cohort serve`, which waits for its children before it prints its banner, that this one is
+    up: a file named after the process's role in the folder it gave (COHORT_READY_DIR)."""
+    folder = os.environ.get("COHORT_READY_DIR")
+    if folder:
+        role = "beat" if isinstance(sender, Service) else "worker"
+        with open(os.path.join(folder, role), "w"):
+            pass
 
 
 _SWEEPING = threading.Lock()

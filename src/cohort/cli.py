@@ -1,8 +1,9 @@
 """The `cohort` command: Django's management commands under one name.
 
 `cohort serve` runs the embedded default; `cohort web`, `cohort worker` and `cohort beat` are the
-production processes; `cohort token USERNAME` prints an API token. `cohort help` lists the rest
-(`migrate`, `user`, `customer`, `project`, `role`, `cloud`, `tenant`, ...).
+production processes; `cohort token USERNAME` prints an API token; `cohort --version` prints
+Cohort's version. `cohort help` lists the rest (`migrate`, `user`, `customer`, `project`, `role`,
+`cloud`, `tenant`, ...).
 """
 
 import os
@@ -15,6 +16,11 @@ def main() -> None:
     from django.core.management import execute_from_command_line, get_commands
 
     name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name == "--version":  # Django's own would print Django's version
+        from importlib.metadata import version
+
+        print(f"cohort {version('cohort')}")
+        return
     if name and not name.startswith("-") and name != "help":
         django.setup()
         if name not in get_commands():

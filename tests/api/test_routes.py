@@ -47,6 +47,7 @@ PUBLIC = {
     health_views.ready,
     metrics_views.metrics,  # guarded by its own rule: COHORT_METRICS_TOKEN, else loopback clients only
     ui_views.login,  # the web page's login form: how a session is got
+    ui_views.sign_in_link,  # the banner's one-time link: its key is the credential (tests/ui/test_pages.py)
 }
 
 # Collection actions that act on an object named in the request body and judge their rule on it
@@ -102,7 +103,7 @@ def test_the_walk_finds_every_endpoint():
 def page_routes():
     """The web page's routes (`cohort.ui`) other than its login form, with a uuid filled in."""
     for route, pattern in url_patterns():
-        if route.startswith("ui/") and pattern.callback is not ui_views.login:
+        if route.startswith("ui/") and pattern.callback not in (ui_views.login, ui_views.sign_in_link):
             yield "/" + route.replace("<uuid:uuid>", "{uuid}"), pattern
 
 

@@ -4,13 +4,15 @@ refusal is a message or a 4xx page, never a 500. The browser tests (test_browser
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from cohort.core.models import LoginFailures
+from cohort.core.models import LoginFailures, SignInLink
 from cohort.core.states import State
 from cohort.openstack.models import Instance, ServerGroup
 from cohort.openstack.placement import host_id_of, hosts_cache, placement_report, placement_reports, refresh_placement
@@ -130,6 +132,27 @@ def test_login_with_the_password_of_cohort_user_then_logout(world):
     out = client.post("/ui/logout/", {"csrfmiddlewaretoken": csrf(client)})
     assert out.status_code == 302 and out["Location"] == "/ui/login/"
     assert client.get("/ui/").status_code == 302
+
+
+def test_a_sign_in_link_works_once_within_its_time_and_from_this_machine_only(world, monkeypatch):
+    from cohort.core import authentication
+
+    key = authentication.issue_sign_in_link(world.users.member)
+    assert not SignInLink.objects.filter(digest=key).exists()  # only its digest is kept
+    elsewhere = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="192.0.2.7").get(f"/ui/sign-in/{key}/")
+    assert elsewhere.status_code == 403 and SignInLink.objects.count() == 1  # not used up by the refusal
+    client = Client(HTTP_HOST="127.0.0.1")
+    first = client.get(f"/ui/sign-in/{key}/")
+    assert first.status_code == 302 and first["Location"] == "/ui/"
+    assert client.get("/ui/").status_code == 200 and b"member" in client.get("/ui/").content
+    again = Client(HTTP_HOST="127.0.0.1").get(f"/ui/sign-in/{key}/")
+    assert again.status_code == 410 and b"used or has expired" in again.content
+    assert Client(HTTP_HOST="127.0.0.1").get("/ui/sign-in/not-a-key/").status_code == 410
+    late = authentication.issue_sign_in_link(world.users.member)
+    later = timezone.now() + timedelta(seconds=authentication.SIGN_IN_LINK_SECONDS + 1)
+    monkeypatch.setattr(authentication.timezone, "now", lambda: later)
+    assert Client(HTTP_HOST="127.0.0.1").get(f"/ui/sign-in/{late}/").status_code == 410
+    assert SignInLink.objects.count() == 0
 
 
 @pytest.mark.parametrize("target", ["https://elsewhere.example/", "//elsewhere.example/", "javascript:alert(1)"])

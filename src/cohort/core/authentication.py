@@ -20,7 +20,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from cohort.core.models import Token
+from cohort.core.models import SignInLink, Token
 
 KEYWORD = "token"
 
@@ -42,6 +42,29 @@ def issue_token(user) -> str:
         Token.objects.create(digest=digest(key), user=user, last_used=timezone.now())
         token_issued.send(sender=Token, user=user)
     return key
+
+
+SIGN_IN_LINK_SECONDS = 600
+
+
+def issue_sign_in_link(user) -> str:
+    """A key for a one-time sign-in link of `user`, good for `SIGN_IN_LINK_SECONDS` (stored as a digest)."""
+    key = secrets.token_urlsafe(32)
+    expires = timezone.now() + timedelta(seconds=SIGN_IN_LINK_SECONDS)
+    SignInLink.objects.filter(expires__lte=timezone.now()).delete()
+    SignInLink.objects.create(digest=digest(key), user=user, expires=expires)
+    return key
+
+
+def redeem_sign_in_link(key: str):
+    """The active user whose link `key` is, if it is unused and unexpired; the link is used up either
+    way. Of two requests with one key, only the one whose DELETE removes the row signs in."""
+    link = SignInLink.objects.filter(digest=digest(key)).select_related("user").first()
+    if link is None or not SignInLink.objects.filter(digest=link.digest).delete()[0]:
+        return None
+    if link.expires <= timezone.now() or not link.user.is_active:
+        return None
+    return link.user
 
 
 STAND_IN = "stand-in digest"  # no key hashes to this

@@ -121,6 +121,12 @@ class Transport(filesystem.Transport):
     _arrivals: Arrivals | None = None
     _arrivals_failed = False
 
+    @property
+    def default_connection_params(self):
+        # A folder, not a host: with kombu's default ('localhost') every connection without a host
+        # in its URL logged "No hostname was supplied", which no user can act on.
+        return {"port": self.default_port}
+
     def drain_events(self, connection, timeout=None):
         # Celery's loop without an event hub acknowledges messages only between calls of this, and
         # kombu's own waits out the whole timeout (2 s) when the prefetch window is full, so a worker

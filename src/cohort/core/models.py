@@ -72,3 +72,16 @@ class LoginFailures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count} since {self.window_start}"
+
+
+class SignInLink(models.Model):
+    """A one-time link that signs a user in to the page, made by `cohort serve` for its banner. Only
+    the SHA-256 digest of its key is stored; it works once, until `expires`, from a loopback address
+    (`cohort.core.authentication.redeem_sign_in_link`)."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(get_user_model(), on_delete=models.CASCADE, related_name="+")
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"sign-in link of {self.user} ({self.digest[:8]}…)"

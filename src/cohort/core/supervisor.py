@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 logger = logging.getLogger("cohort.serve")
@@ -43,9 +43,12 @@ class Child:
     failures: int = 0
     restart_at: float | None = None
     env: dict[str, str] | None = field(default=None, repr=False)
+    output: int | None = field(default=None, repr=False)  # a file descriptor for its stdout and stderr
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent)
+        err = None if self.output is None else subprocess.STDOUT
+        self.process = subprocess.Popen(self.argv, env=self.env, stdout=self.output, stderr=err,
+                                        start_new_session=True, preexec_fn=_die_with_parent)  # fmt: skip
         self.started_at = time.monotonic()
         self.restart_at = None
         logger.info("started %s (pid %d)", self.name, self.process.pid)
@@ -60,9 +63,17 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, children: Sequence[Child]):
+    """`ready`, if given, is asked after every check until it answers True; then `on_ready` runs once."""
+
+    def __init__(
+        self,
+        children: Sequence[Child],
+        ready: Callable[[], bool] | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ):
         self.children = list(children)
         self.stopping = False
+        self.ready, self.on_ready = ready, on_ready
 
     def run(self, poll: float = 0.5) -> None:
         """Start every child and keep them running until `stop()` (or SIGINT/SIGTERM)."""
@@ -70,9 +81,14 @@ class Supervisor:
             signal.signal(signum, lambda *_: self.stop())
         for child in self.children:
             child.start()
+        announced = self.ready is None
         try:
             while not self.stopping:
                 self.check()
+                if not announced and self.ready():
+                    announced = True
+                    if self.on_ready:
+                        self.on_ready()
                 time.sleep(poll)
         finally:
             self.shutdown()

@@ -18,6 +18,7 @@ manage, and the tenants of the two forms.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from functools import wraps
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from rest_framework import exceptions
 from rest_framework.exceptions import Throttled
 
+from cohort.core.authentication import redeem_sign_in_link
 from cohort.core.errors import DomainError, Gone
 from cohort.core.states import State
 from cohort.core.throttling import LoginThrottle
@@ -134,6 +136,21 @@ def login(request):
             return redirect(target)
         login_failures.labels("ui", "invalid").inc()
     return render(request, "ui/login.html", {"form": form, "next": target})
+
+
+@secured
+@require_safe
+def sign_in_link(request, key: str):
+    """The one-time link of `cohort serve`'s banner: signs its user in, once, within ten minutes, and
+    only from this machine (the banner prints it for whoever sits at the terminal that started Cohort)."""
+    if not ipaddress.ip_address(request.META.get("REMOTE_ADDR", "0.0.0.0")).is_loopback:
+        return refused(request, 403, "A sign-in link works only on the machine that runs Cohort.")
+    user = redeem_sign_in_link(key)
+    if user is None:
+        message = "This sign-in link has been used or has expired: sign in with a password instead."
+        return refused(request, 410, message)
+    session_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("ui:groups")
 
 
 @signed_in

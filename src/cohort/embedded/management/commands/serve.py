@@ -3,22 +3,28 @@
 Starts the lab (a real Keystone and Nova on 127.0.0.1, when the `lab` extra is installed; else says loudly that
 the cloud is in memory; the lab keeps its state in COHORT_HOME/lab, stamped with the database it belongs to,
 and serve refuses to pair it with another database's records; `--reset-lab` starts it empty), migrates the
-SQLite database under COHORT_HOME, creates the demo records,
-prints an admin token and example requests, then supervises gunicorn, a Celery worker and the
-periodic scheduler (over a file-system broker, so no broker server is needed) until interrupted: a
-child that dies is restarted with backoff while the others go on (`cohort.core.supervisor`), and
-everything it started is stopped on the way out.
+SQLite database under COHORT_HOME, creates the demo records, then supervises gunicorn, a Celery
+worker and the periodic scheduler (over a file-system broker, so no broker server is needed) until
+interrupted: a child that dies is restarted with backoff while the others go on
+(`cohort.core.supervisor`), and everything it started is stopped on the way out.
+
+The children's start-up chatter goes to COHORT_HOME/serve.log (`--verbose` keeps it on the terminal).
+The banner (an admin token, a one-time sign-in link for the page, example requests) comes last, once
+gunicorn answers and the worker and beat have said they are up (each writes a file into
+COHORT_HOME/run: `cohort.celery`).
 """
 
 import json
 import os
 import sys
+import time
+import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from cohort.core.authentication import issue_token
+from cohort.core.authentication import SIGN_IN_LINK_SECONDS, issue_sign_in_link, issue_token
 from cohort.core.commands import Command as BaseCommand
 from cohort.core.commands import host_port
 from cohort.core.supervisor import Child, Supervisor
@@ -43,6 +49,7 @@ WORKER_PREFETCH_MULTIPLIER = 4
 
 
 CLOUDS_YAML_NAME = "cohort-lab"
+READY_WITHIN = 120.0  # seconds before serve says its children are slow to start, and where to look
 
 
 def write_clouds_yaml(path, access):
@@ -70,12 +77,15 @@ class Command(BaseCommand):
         parser.add_argument("--bind", type=host_port, default=os.environ.get("COHORT_BIND", "127.0.0.1:8000"))
         parser.add_argument("--memory", action="store_true", help="use the in-memory cloud, not the lab")
         parser.add_argument(
+            "--verbose", action="store_true", help="show the output of gunicorn, the worker and beat here too"
+        )
+        parser.add_argument(
             "--reset-lab",
             action="store_true",
             help="start the lab empty, forgetting its groups, servers and tenants and Cohort's records of its groups",
         )
 
-    def handle(self, bind, memory, reset_lab, **options):
+    def handle(self, bind, memory, reset_lab, verbose, **options):
         if memory and reset_lab:
             self.usage_error("argument --reset-lab: --memory runs no lab to reset")
         import cohort_lab
@@ -97,7 +107,7 @@ class Command(BaseCommand):
             self.stdout.flush()
             lab = cohort_lab.start_lab(lab_dir)
         try:
-            self.run(bind, lab, asked_for_memory=memory)
+            self.run(bind, lab, asked_for_memory=memory, verbose=verbose)
         finally:
             if lab is not None:
                 lab.stop()
@@ -120,7 +130,7 @@ class Command(BaseCommand):
                 pass  # already gone (the lab was reset)
         return cohort_lab.create_application_credential(user, f"cohort-demo-{secrets.token_hex(4)}")
 
-    def run(self, bind, lab, asked_for_memory=False):
+    def run(self, bind, lab, asked_for_memory=False, verbose=False):
         os.environ["COHORT_CLOUD_DRIVER"] = OPENSTACK_DRIVER if lab else MEMORY_DRIVER
         call_command("migrate", interactive=False, verbosity=0)
         demo_access = lab.tenant(demo.DEMO_PROJECT) if lab else None
@@ -144,45 +154,86 @@ class Command(BaseCommand):
         else:
             cloud = "the IN-MEMORY cloud: nothing reaches OpenStack (the lab is not installed: pip install -e '.[lab]')"
         auth = f"-H 'Authorization: Token {token}'"
-        self.stdout.write(
-            f"\nCohort is starting on {base}/api/  (state in {settings.HOME})\n"
+        sign_in = f"{base}/ui/sign-in/{issue_sign_in_link(records['admin'])}/"
+        app_tenant = records.get("app_tenant")
+        banner = (
+            f"\nCohort is ready on {base}/api/  (state in {settings.HOME})\n"
             f"Cloud: {cloud}\n"
             f"Admin token: {token}\n"
             f"Demo tenant: {tenant}\n"
-            + (
-                f"Second demo tenant (application credential): {records['app_tenant'].uuid.hex}\n"
-                if "app_tenant" in records
-                else ""
-            )
-            + f"Web page: {base}/ui/  (give admin a password first: .venv/bin/cohort user admin --password -)\n\n"
+            + (f"Second demo tenant (application credential): {app_tenant.uuid.hex}\n" if app_tenant else "")
+            + f"Web page: {sign_in}\n"
+            f"  (signs admin in once, within {SIGN_IN_LINK_SECONDS // 60} minutes, from this machine; for a lasting "
+            "password: .venv/bin/cohort user admin --password -)\n\n"
             "Try:\n"
-            f"  curl -s {auth} {base}/api/openstack-server-groups/\n"
-            f"  curl -s {auth} -H 'Content-Type: application/json' \\\n"
+            f"  curl -s -w '\\n' {auth} {base}/api/openstack-server-groups/\n"
+            f"  curl -s -w '\\n' {auth} -H 'Content-Type: application/json' \\\n"
             f'       -d \'{{"name": "web", "policy": "anti-affinity"}}\' \\\n'
             f"       {base}/api/openstack-tenants/{tenant}/create_server_group/\n"
         )
         if lab:
-            self.stdout.write(
+            banner += (
                 f"  .venv/bin/cohort lab-boot {tenant} vm-1 --group <group uuid>   # boot a server into it\n"
-                f"  curl -s {auth} -X POST {base}/api/openstack-tenants/{tenant}/pull_server_groups/\n"
+                f"  curl -s -w '\\n' {auth} -X POST {base}/api/openstack-tenants/{tenant}/pull_server_groups/\n"
                 "\nThe openstack CLI, as the demo tenant's user, through the lab's Keystone:\n"
                 f"  OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud {CLOUDS_YAML_NAME} server list\n"
             )
-        self.stdout.write("\n")
+        log_path = settings.HOME / "serve.log"
+        banner += "\n" if verbose else f"\nThe output of gunicorn, the worker and beat: {log_path}\n\n"
+
+        def announce() -> None:
+            self.stdout.write(banner)
+            self.stdout.flush()
+
+        ready_dir = settings.HOME / "run"
+        ready_dir.mkdir(exist_ok=True)
+        for stale in ready_dir.iterdir():
+            stale.unlink()
+        os.environ["COHORT_READY_DIR"] = str(ready_dir)
+        host, port = bind.rsplit(":", 1)
+        live = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host.strip('[]')}:{port}/health/live"
+        started = time.monotonic()
+        slow = []
+
+        def ready() -> bool:
+            if all((ready_dir / name).exists() for name in ("worker", "beat")) and _answers(live):
+                return True
+            if not slow and time.monotonic() - started > READY_WITHIN:
+                slow.append(True)
+                where = "above" if verbose else f"in {log_path}"
+                self.stderr.write(f"Cohort is not ready after {READY_WITHIN:.0f} s; its processes' output is {where}.")
+            return False
+
+        self.stdout.write(
+            "Starting gunicorn, the worker and beat"
+            + ("...\n" if verbose else f" (their output goes to {log_path})...\n")
+        )
         self.stdout.flush()
+        output = None if verbose else os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         processes.prepare("serve")  # one folder for the figures of all three children
         python = sys.executable
         celery = [python, "-m", "celery", "--app", "cohort"]
         concurrency = WORKER_CONCURRENCY if lab else MEMORY_WORKER_CONCURRENCY
+        web = [python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind, "--workers", "2",
+               "--access-logfile", "-", "--config", "python:cohort.gunicorn_config"]  # fmt: skip
+        worker = [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
+                  "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER),
+                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]  # fmt: skip
+        beat = [*celery, "beat", "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
         Supervisor(
             [
-                Child("web", [python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind,
-                              "--workers", "2", "--access-logfile", "-",
-                              "--config", "python:cohort.gunicorn_config"]),
-                Child("worker", [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
-                                 "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER),
-                                 "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
-                Child("beat", [*celery, "beat", "--loglevel", "INFO",
-                               "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
-            ]
-        ).run()  # fmt: skip
+                Child("web", web, output=output),
+                Child("worker", worker, output=output),
+                Child("beat", beat, output=output),
+            ],
+            ready=ready,
+            on_ready=announce,
+        ).run()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
