@@ -167,6 +167,17 @@ def test_novas_refusal_is_shown_in_novas_words(world, api, admin_cloud):
     assert Tenant.objects.get(pk=world.tenant.pk).server_group_quota is None
 
 
+def test_a_cloud_that_does_not_answer_leaves_the_quotas_unchanged_and_says_so(world, api, admin_cloud):
+    from cohort.cloud import Unreachable
+
+    memory_project(world.tenant).failures["set_quotas"] = Unreachable("timed out")  # the admin acts there
+    response = api(world.users.staff).post(
+        tenant_path(world.tenant, "set_quotas/"), {"server_group_count": 1}, format="json"
+    )
+    assert assert_error(response, 409)["detail"] == "OpenStack did not answer, so the quotas are unchanged: timed out"
+    assert Tenant.objects.get(pk=world.tenant.pk).server_group_quota is None
+
+
 def test_set_quotas_without_the_clouds_own_credentials_says_so(world, api):
     response = api(world.users.staff).post(
         tenant_path(world.tenant, "set_quotas/"), {"server_group_count": 1}, format="json"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 
-from cohort.cloud import CloudError
+from cohort.cloud import CloudError, Unreachable
 from cohort.core import intent
 from cohort.core.constraints import broken_constraint
 from cohort.core.errors import Conflict, Invalid
@@ -264,6 +264,8 @@ def tenant_set_quotas(
         written = admin.set_quotas(
             tenant.backend_id, server_groups=server_group_count, server_group_members=server_group_member_count
         )
+    except Unreachable as error:
+        raise Conflict(f"OpenStack did not answer, so the quotas are unchanged: {error.message}") from None
     except CloudError as error:
         raise Conflict(f"OpenStack refused the quotas: {error.message}") from None
     try:
