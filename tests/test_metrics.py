@@ -159,3 +159,23 @@ def test_a_scrape_without_the_database_still_serves_the_processes_figures(db, cl
     monkeypatch.setattr(DatabaseCollector, "families", away)
     families = scrape(client)
     assert "cohort_http_requests" in families and "cohort_server_groups" not in families
+
+
+def test_each_tenants_quotas_limit_and_usage(world, client):
+    from cohort.openstack import reconcile
+    from tests.conftest import memory_project
+
+    make_group(world.tenant, "a")
+    families = scrape(client)
+    labels = {"tenant": world.tenant.uuid.hex, "tenant_name": "acme-tenant", "quota": "server_group_count"}
+    assert value(families, "cohort_tenant_quota_usage", "cohort_tenant_quota_usage", **labels) == 1
+    assert not [s for s in families["cohort_tenant_quota_limit"].samples if s.labels == labels]  # not known yet
+
+    memory_project(world.tenant).quota = 4
+    memory_project(world.tenant).member_quota = -1
+    reconcile.pull_tenant(world.tenant.pk)  # Nova has no group "a": the pull drops its record
+    families = scrape(client)
+    assert value(families, "cohort_tenant_quota_limit", "cohort_tenant_quota_limit", **labels) == 4
+    assert value(families, "cohort_tenant_quota_usage", "cohort_tenant_quota_usage", **labels) == 0
+    members = {**labels, "quota": "server_group_member_count"}
+    assert value(families, "cohort_tenant_quota_limit", "cohort_tenant_quota_limit", **members) == -1

@@ -125,8 +125,11 @@ def test_the_readme_examples_run_as_written(tmp_path):
         )
         out = result.stdout
         booted = re.findall(r"^\S+ (ACTIVE|ERROR) host_id=", out, re.MULTILINE)  # what lab-boot printed
-        # three placed, the fourth refused by the scheduler, the fifth forced onto an occupied host
-        assert booted == ["ACTIVE", "ACTIVE", "ACTIVE", "ERROR", "ACTIVE"]
+        # three placed, the fourth refused by the scheduler, the fifth forced onto an occupied host; then
+        # two into the group of the Quotas section, whose third Nova refuses (no server, no line)
+        assert booted == ["ACTIVE", "ACTIVE", "ACTIVE", "ERROR", "ACTIVE", "ACTIVE", "ACTIVE"]
+        assert "Quota exceeded, too many servers in group" in result.stderr
+        assert "quota server_group_count is used up" in out and out.count(" 409\n") == 1
         assert "fault: No valid host was found" in out
         assert '"placement_status":"satisfied"' in out and '"placement_status":"violated"' in out
         assert '"backend_id"' in out and "CREATION_SCHEDULED" in out and "\n204\n" in out

@@ -73,6 +73,8 @@ def real_objects(world) -> dict[str, str]:
         objects[f"/api/{route}/{{uuid}}/"] = obj.uuid.hex
     objects["/api/openstack-tenants/{uuid}/create_server_group/"] = world.tenant.uuid.hex
     objects["/api/openstack-tenants/{uuid}/pull_server_groups/"] = world.tenant.uuid.hex
+    objects["/api/openstack-tenants/{uuid}/pull_quotas/"] = world.tenant.uuid.hex
+    objects["/api/openstack-tenants/{uuid}/set_quotas/"] = world.tenant.uuid.hex
     with transaction.atomic():
         event = event_record(event_type="openstack_server_group_pulled", message="fuzzed", scope=group)
     objects["/api/events/{uuid}/"] = event.uuid.hex

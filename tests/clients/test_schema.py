@@ -44,6 +44,8 @@ OPERATIONS = {
     "openstack_server_groups_set_erred": ("post", GROUP + "set_erred/"),
     "openstack_tenants_create_server_group": ("post", TENANT + "create_server_group/"),
     "openstack_tenants_pull_server_groups": ("post", TENANT + "pull_server_groups/"),
+    "openstack_tenants_pull_quotas": ("post", TENANT + "pull_quotas/"),
+    "openstack_tenants_set_quotas": ("post", TENANT + "set_quotas/"),
 }
 
 # operationId -> the statuses the contract gives it (success first)
@@ -63,6 +65,8 @@ STATUSES = {
     "openstack_server_groups_set_erred": {200, 400, 401, 403, 404},
     "openstack_tenants_create_server_group": {201, 400, 401, 403, 404, 409},
     "openstack_tenants_pull_server_groups": {202, 401, 403, 404, 409},
+    "openstack_tenants_pull_quotas": {202, 401, 403, 404, 409},
+    "openstack_tenants_set_quotas": {202, 400, 401, 403, 404, 409},
 }
 
 UUID_FILTERS = ("uuid", "customer", "customer_uuid", "project", "project_uuid", "service_settings_uuid", "tenant_uuid")
@@ -126,7 +130,21 @@ def test_every_server_group_operation_is_documented_and_no_other(schema):
         if "server-group" in path or "server_group" in path
         for op in item.values()
     }
-    assert documented == set(OPERATIONS)
+    assert documented == {name for name in OPERATIONS if "quotas" not in name}
+
+
+def test_tenants_document_their_quotas_in_the_references_shape(schema):
+    components = schema["components"]["schemas"]
+    assert components["Tenant"]["properties"]["quotas"]["items"] == {"$ref": "#/components/schemas/Quota"}
+    quota = components["Quota"]["properties"]
+    assert (list(quota), quota["name"]["type"], quota["limit"]["nullable"]) == (
+        ["name", "limit", "usage"],
+        "string",
+        True,
+    )
+    body = operation(schema, "openstack_tenants_set_quotas")["requestBody"]["content"]["application/json"]["schema"]
+    bounds = components[body["$ref"].rsplit("/", 1)[1]]["properties"]["server_group_count"]
+    assert (bounds["minimum"], bounds["maximum"]) == (-1, 2**31 - 1)
 
 
 @pytest.mark.parametrize("operation_id", sorted(STATUSES))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 import cohort_lab
-from cohort.cloud.base import CloudAccess, CloudDriver, RemoteServer
+from cohort.cloud.base import CloudAccess, CloudDriver, RemoteServer, ServerGroupQuotas
 from cohort.cloud.memory import UNLIMITED, MemoryCloud, MemoryDriver
 from cohort.cloud.openstack import OpenStackDriver
 
@@ -39,7 +39,10 @@ class Tenant:
     boot_server: Callable[..., RemoteServer]  # (name, group_id=None, host=None): host forced by the admin
     set_server_group_quota: Callable[[int], None]
     stop_server: Callable[[str], None]
-    admin: CloudDriver
+    admin: CloudDriver  # the cloud's admin, who may move servers and set this project's quotas
+
+    def set_quotas(self, **quotas: int) -> ServerGroupQuotas:
+        return self.admin.set_quotas(self.project_id, **quotas)
 
 
 @dataclass

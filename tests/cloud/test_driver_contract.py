@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from cohort.cloud.base import POLICIES, BadRequest, Forbidden, NotFound, RemoteServerGroup
+from cohort.cloud.base import POLICIES, QUOTA_MAX, BadRequest, Forbidden, NotFound, RemoteServerGroup, ServerGroupQuotas
 
 from .conftest import Cloud, Tenant
 
@@ -245,6 +245,69 @@ def test_quota_is_checked_before_rules(tenant: Tenant) -> None:
 
     with pytest.raises(Forbidden):
         tenant.driver.create_server_group(name="db", policy="affinity", rules={"max_server_per_host": 2})
+
+
+def test_limits_report_both_quotas_and_the_groups_used(tenant: Tenant) -> None:
+    tenant.set_quotas(server_groups=3, server_group_members=4)
+    tenant.driver.create_server_group(name="web", policy="affinity")
+
+    assert tenant.driver.get_quotas() == ServerGroupQuotas(3, 4, 1)
+
+
+def test_setting_quotas_answers_what_the_cloud_now_has(tenant: Tenant) -> None:
+    assert tenant.set_quotas(server_groups=5, server_group_members=6) == ServerGroupQuotas(5, 6)
+    assert tenant.set_quotas(server_group_members=-1) == ServerGroupQuotas(5, -1)  # the other is kept
+    assert tenant.driver.get_quotas() == ServerGroupQuotas(5, -1, 0)
+
+
+@pytest.mark.novas_own
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-2, "Invalid input for field/attribute server_groups. Value: -2. -2 is less than the minimum of -1"),
+        (
+            QUOTA_MAX + 1,
+            f"Invalid input for field/attribute server_groups. Value: {QUOTA_MAX + 1}. {QUOTA_MAX + 1} is greater "
+            f"than the maximum of {QUOTA_MAX}",
+        ),
+    ],
+    ids=["below-unlimited", "above-the-maximum"],
+)
+def test_quota_values_out_of_range_are_bad_requests(tenant: Tenant, value: int, message: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        tenant.set_quotas(server_groups=value)
+
+    assert refused.value.message == message
+
+
+def test_a_quota_below_the_groups_held_is_a_bad_request(tenant: Tenant) -> None:
+    for n in range(2):
+        tenant.driver.create_server_group(name=f"g{n}", policy="affinity")
+
+    with pytest.raises(BadRequest) as refused:
+        tenant.set_quotas(server_groups=1)
+
+    assert refused.value.message == (
+        "Quota limit 1 for server_groups must be greater than or equal to already used and reserved 2."
+    )
+    assert tenant.set_quotas(server_groups=2).server_groups == 2
+
+
+def test_a_tenant_may_not_set_its_own_quotas(tenant: Tenant) -> None:
+    with pytest.raises(Forbidden, match="os-quota-sets"):
+        tenant.driver.set_quotas(tenant.project_id, server_groups=100)
+
+
+def test_a_boot_into_a_full_group_is_refused_with_novas_words(tenant: Tenant) -> None:
+    tenant.set_quotas(server_group_members=2)
+    group = tenant.driver.create_server_group(name="web", policy="soft-anti-affinity")
+    members = [tenant.boot_server(f"web-{n}", group.id) for n in range(2)]
+
+    with pytest.raises(Forbidden) as refused:
+        tenant.boot_server("web-2", group.id)
+
+    assert refused.value.message == "Quota exceeded, too many servers in group"
+    assert tenant.driver.get_server_group(group.id).members == tuple(sorted(s.id for s in members))
 
 
 def test_groups_are_private_to_their_project(cloud: Cloud) -> None:

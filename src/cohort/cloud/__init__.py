@@ -7,6 +7,7 @@ choice of cloud is configuration, not code.
 
 from cohort.cloud.base import (
     POLICIES,
+    QUOTA_MAX,
     BadRequest,
     CloudAccess,
     CloudDriver,
@@ -18,12 +19,14 @@ from cohort.cloud.base import (
     RemoteMigration,
     RemoteServer,
     RemoteServerGroup,
+    ServerGroupQuotas,
     Unreachable,
     load_driver,
 )
 
 __all__ = [
     "POLICIES",
+    "QUOTA_MAX",
     "BadRequest",
     "CloudAccess",
     "CloudDriver",
@@ -35,6 +38,7 @@ __all__ = [
     "RemoteMigration",
     "RemoteServer",
     "RemoteServerGroup",
+    "ServerGroupQuotas",
     "Unreachable",
     "load_driver",
 ]

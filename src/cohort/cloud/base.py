@@ -120,6 +120,20 @@ class ComputeHost:
 FAILURE_HIDDEN = "Nova recorded this move as failed; only a cloud admin may see why."
 
 
+@dataclass(frozen=True)
+class ServerGroupQuotas:
+    """A project's two server-group quotas as the cloud reports them (Nova's `server_groups` and
+    `server_group_members`; -1 is unlimited; None when the cloud did not say), and how many groups the
+    project holds by the cloud's count (`totalServerGroupsUsed`; None when not reported)."""
+
+    server_groups: int | None = None
+    server_group_members: int | None = None
+    server_groups_used: int | None = None
+
+
+QUOTA_MAX = 2**31 - 1  # Nova's largest quota value (its schema's maximum, a signed 32-bit integer)
+
+
 class CloudError(Exception):
     """A cloud refused or failed a request. `message` is the cloud's own words."""
 
@@ -205,6 +219,16 @@ class CloudDriver(Protocol):
     def move_failure(self, server_id: str) -> str:
         """Nova's words for why the server's newest move (live or cold) failed; "" when that move did
         not fail, or the server never moved. Nova records them only in the instance action's events."""
+
+    def get_quotas(self) -> ServerGroupQuotas:
+        """The tenant's own server-group limits and use (Nova's `GET /limits`, as the tenant)."""
+
+    def set_quotas(
+        self, project_id: str, *, server_groups: int | None = None, server_group_members: int | None = None
+    ) -> ServerGroupQuotas:
+        """Set project `project_id`'s server-group quotas (those given) as a cloud admin (Nova's
+        `PUT /os-quota-sets/{project_id}`); the quotas the cloud now has (no usage). `Forbidden` unless
+        the credentials are a cloud admin's; `BadRequest` with the cloud's words for a value it refuses."""
 
 
 def load_driver(dotted_path: str) -> type[CloudDriver]:

@@ -1,7 +1,11 @@
 """An in-memory Nova for fast unit tests, and the reference for what a driver must do.
 
 It keeps Nova's observable semantics for server groups: the four policies, rules only with anti-affinity,
-a per-project quota (403; -1 is unlimited), duplicate names allowed, 404 for a missing or foreign group,
+two per-project quotas (`server_groups`, checked on create, and `server_group_members`, checked when a
+server boots into a group, counting the members that the same user booted, as Nova does: both 403 with
+Nova's words; -1 is unlimited; read with the tenant's own
+`GET /limits` and set by an admin through `os-quota-sets`, which refuses what Nova refuses with Nova's
+words), duplicate names allowed, 404 for a missing or foreign group,
 deletion that leaves the servers in place, and membership decided at boot by a tiny scheduler that
 honours the policy over the cloud's available hosts (a server that fits nowhere goes to ERROR with Nova's
 fault, "No valid host was found. There are not enough hosts available.", and stays a member, as in Nova).
@@ -43,6 +47,7 @@ from datetime import UTC, datetime
 from cohort.cloud.base import (
     FAILURE_HIDDEN,
     POLICIES,
+    QUOTA_MAX,
     BadRequest,
     CloudAccess,
     CloudError,
@@ -53,6 +58,7 @@ from cohort.cloud.base import (
     RemoteMigration,
     RemoteServer,
     RemoteServerGroup,
+    ServerGroupQuotas,
 )
 from cohort.cloud.names import NAME_MAX_LENGTH, refused_character
 
@@ -63,6 +69,9 @@ NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 COLD_NO_VALID_HOST = "No valid host was found. No valid host found for cold migrate"
 VM_STATES = {"ACTIVE": "active", "SHUTOFF": "stopped", "ERROR": "error", "VERIFY_RESIZE": "resized"}
 ADMIN_TOKEN_PREFIX = "admin:"
+GROUPS_OVER_QUOTA = "Quota exceeded, too many server groups."
+MEMBERS_OVER_QUOTA = "Quota exceeded, too many servers in group"
+QUOTA_NAMES = ("server_groups", "server_group_members")
 INVALID_NAME = (
     "An invalid 'name' value was provided. The name must be: printable characters. "
     "Can not start or end with whitespace."
@@ -86,6 +95,7 @@ class _Server:
     host: str
     fault: str = ""
     resized_from: str = ""  # the status to return to when a cold migration is confirmed
+    booted_by: str = "tenant"  # or "admin": a forced placement is the cloud admin's boot
 
 
 @dataclass
@@ -102,7 +112,8 @@ class MemoryProject:
     def __init__(self, project_id: str, hosts: dict[str, ComputeHost] | None = None, quota: int = DEFAULT_QUOTA):
         self.project_id = project_id
         self.compute_hosts = hosts if hosts is not None else _default_hosts()  # the cloud's, shared
-        self.quota = quota
+        self.quota = quota  # server_groups
+        self.member_quota = DEFAULT_QUOTA  # server_group_members
         self.groups: dict[str, _Group] = {}
         self.servers: dict[str, _Server] = {}
         self.failures: dict[str, CloudError] = {}
@@ -126,8 +137,14 @@ class MemoryProject:
             raise BadRequest(_not_found_message(group_id))
         if host is not None and host not in self.compute_hosts:
             raise BadRequest(f"Compute host {host} could not be found.")
+        user = "tenant" if host is None else "admin"
+        # Nova counts the group's members booted by the same user, and refuses at its API: no server is made
+        if group and self.member_quota != UNLIMITED:
+            if sum(self.servers[m].booted_by == user for m in group.members) >= self.member_quota:
+                raise Forbidden(MEMBERS_OVER_QUOTA)
         host = host if host is not None else self._schedule(group)
-        server = _Server(str(uuid.uuid4()), name, "ACTIVE" if host else "ERROR", host, "" if host else NO_VALID_HOST)
+        status, fault = ("ACTIVE", "") if host else ("ERROR", NO_VALID_HOST)
+        server = _Server(str(uuid.uuid4()), name, status, host, fault, booted_by=user)
         self.servers[server.id] = server
         if group:
             group.members.append(server.id)
@@ -247,7 +264,7 @@ class MemoryDriver:
             self._enter("create_server_group")
             _validate_request(name, policy, rules or {})
             if self.cloud.quota != UNLIMITED and len(self.cloud.groups) >= self.cloud.quota:
-                raise Forbidden("Quota exceeded, too many server groups.")
+                raise Forbidden(GROUPS_OVER_QUOTA)
             if rules and policy != "anti-affinity":
                 raise BadRequest("Only anti-affinity policy supports rules.")
             group = _Group(str(uuid.uuid4()), name, policy, dict(rules or {}))
@@ -372,6 +389,49 @@ class MemoryDriver:
             if not self.admin:
                 raise Forbidden("Policy doesn't allow os_compute_api:os-services:list to be performed.")
             return list(self.cloud.compute_hosts.values())
+
+    def get_quotas(self) -> ServerGroupQuotas:
+        with MemoryCloud._lock:
+            self._enter("get_quotas")
+            return ServerGroupQuotas(self.cloud.quota, self.cloud.member_quota, len(self.cloud.groups))
+
+    def set_quotas(
+        self, project_id: str, *, server_groups: int | None = None, server_group_members: int | None = None
+    ) -> ServerGroupQuotas:
+        with MemoryCloud._lock:
+            self._enter("set_quotas")
+            if not self.admin:
+                raise Forbidden("Policy doesn't allow os_compute_api:os-quota-sets:update to be performed.")
+            target = MemoryCloud.project(self.auth_url, project_id)
+            given = {"server_groups": server_groups, "server_group_members": server_group_members}
+            given = {name: value for name, value in given.items() if value is not None}
+            for name, value in given.items():
+                _validate_quota(name, value)
+            used = {"server_groups": len(target.groups), "server_group_members": 0}
+            for name, value in given.items():  # Nova counts members per group, not per project: 0 here
+                if value != UNLIMITED and value < used[name]:
+                    raise BadRequest(
+                        f"Quota limit {value} for {name} must be greater than or equal to already used and "
+                        f"reserved {used[name]}."
+                    )
+            target.quota = given.get("server_groups", target.quota)
+            target.member_quota = given.get("server_group_members", target.member_quota)
+            return ServerGroupQuotas(target.quota, target.member_quota)
+
+
+def _validate_quota(name: str, value: int) -> None:
+    """Nova's schema for a quota value: an integer from -1 to its largest, with its messages."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"Invalid input for field/attribute {name}. Value: {value}. {value!r} is not valid")
+    if value < UNLIMITED:
+        raise BadRequest(
+            f"Invalid input for field/attribute {name}. Value: {value}. {value} is less than the minimum of -1"
+        )
+    if value > QUOTA_MAX:
+        raise BadRequest(
+            f"Invalid input for field/attribute {name}. Value: {value}. {value} is greater than the maximum of "
+            f"{QUOTA_MAX}"
+        )
 
 
 def _invalid_state(action: str, server: _Server) -> Conflict:

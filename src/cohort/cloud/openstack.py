@@ -49,6 +49,7 @@ from cohort.cloud.base import (
     RemoteMigration,
     RemoteServer,
     RemoteServerGroup,
+    ServerGroupQuotas,
     Unreachable,
 )
 
@@ -199,6 +200,22 @@ class OpenStackDriver:
         if _older(microversion, EVENT_DETAILS_MICROVERSION):
             return f"Nova recorded this move as failed; why needs compute API {EVENT_DETAILS_MICROVERSION}+."
         return FAILURE_HIDDEN
+
+    def get_quotas(self) -> ServerGroupQuotas:
+        absolute = self._request("GET", "/limits").get("limits", {}).get("absolute", {})
+        return ServerGroupQuotas(
+            _quota(absolute.get("maxServerGroups")),
+            _quota(absolute.get("maxServerGroupMembers")),
+            _quota(absolute.get("totalServerGroupsUsed")),
+        )
+
+    def set_quotas(
+        self, project_id: str, *, server_groups: int | None = None, server_group_members: int | None = None
+    ) -> ServerGroupQuotas:
+        given = {"server_groups": server_groups, "server_group_members": server_group_members}
+        body = {"quota_set": {key: value for key, value in given.items() if value is not None}}
+        quota_set = self._request("PUT", f"/os-quota-sets/{project_id}", json=body).get("quota_set", {})
+        return ServerGroupQuotas(_quota(quota_set.get("server_groups")), _quota(quota_set.get("server_group_members")))
 
     def _negotiated_microversion(self, wanted: str | None = None) -> str:
         """The cloud's newest microversion up to `wanted` (the driver's own by default)."""
@@ -415,6 +432,11 @@ def _migration(item: Mapping[str, Any]) -> RemoteMigration:
         kind=MIGRATION_KINDS.get(str(item.get("migration_type") or ""), str(item.get("migration_type") or "")),
         created=str(item.get("created_at") or ""),
     )
+
+
+def _quota(value: Any) -> int | None:
+    """A limit or a count as Nova wrote it; None for anything else (a cloud that does not say)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _compute_host(item: Mapping[str, Any]) -> ComputeHost:

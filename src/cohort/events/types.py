@@ -43,6 +43,7 @@ class EventType(StrEnum):
     # tenants and clouds (the `cohort tenant` and `cohort cloud` commands, the admin)
     OPENSTACK_TENANT_CREATED = "openstack_tenant_created"
     OPENSTACK_TENANT_UPDATED = "openstack_tenant_updated"
+    OPENSTACK_TENANT_QUOTA_CHANGED = "openstack_tenant_quota_changed"  # Cohort's own: a limit changed in Nova
     SERVICE_SETTINGS_CREATED = "service_settings_created"
     SERVICE_SETTINGS_UPDATED = "service_settings_updated"
     SERVICE_SETTINGS_DELETED = "service_settings_deleted"

@@ -65,5 +65,11 @@ class MeasuredDriver:
     def move_failure(self, *args, **kwargs):
         return self._call("move_failure", *args, **kwargs)
 
+    def get_quotas(self, *args, **kwargs):
+        return self._call("get_quotas", *args, **kwargs)
+
+    def set_quotas(self, *args, **kwargs):
+        return self._call("set_quotas", *args, **kwargs)
+
     def __getattr__(self, name: str):  # anything else a driver offers, unmeasured
         return getattr(self.driver, name)

@@ -33,9 +33,11 @@ class ThisProcessCollector:
 
 
 class DatabaseCollector:
-    """Server groups by state and by placement verdict (one GROUP BY each), and the reconciliation lag
+    """Server groups by state and by placement verdict (one GROUP BY each), the reconciliation lag
     of each cloud: the age of
-    the oldest last successful pull among its tenants (from /health/ready's query)."""
+    the oldest last successful pull among its tenants (from /health/ready's query), and each tenant's
+    quotas, limit and usage (one query; a limit the cloud has not reported is left out, -1 is
+    unlimited). Tenants are labelled by uuid (names need not be unique) and by name."""
 
     def collect(self):
         try:
@@ -76,6 +78,27 @@ class DatabaseCollector:
             if cloud["lag_seconds"] is not None:
                 lag.add_metric([cloud["name"]], cloud["lag_seconds"])
         yield lag
+        yield from _tenant_quotas()
+
+
+def _tenant_quotas():
+    from cohort.openstack.models import Tenant
+    from cohort.openstack.quotas import QUOTAS, with_quota_usage
+
+    labels = ["tenant", "tenant_name", "quota"]
+    limits = GaugeMetricFamily(
+        "cohort_tenant_quota_limit", "A tenant's quota limit in Nova (-1: unlimited)", labels=labels
+    )
+    usages = GaugeMetricFamily("cohort_tenant_quota_usage", "A tenant's use of its quota", labels=labels)
+    fields = [field for limit, usage, _ in QUOTAS.values() for field in (limit, usage)]
+    for row in with_quota_usage(Tenant.objects.order_by("pk")).values("uuid", "name", *fields):
+        for name, (limit, usage, _) in QUOTAS.items():
+            series = [row["uuid"].hex, row["name"], name]
+            if row[limit] is not None:
+                limits.add_metric(series, row[limit])
+            usages.add_metric(series, row[usage])
+    yield limits
+    yield usages
 
 
 def registry() -> CollectorRegistry:

@@ -37,6 +37,10 @@ def pull_tenant_after_commit(tenant: Tenant) -> None:
     _send_after_commit(tasks.pull_tenant, tenant.pk)
 
 
+def pull_quotas_after_commit(tenant: Tenant) -> None:
+    _send_after_commit(tasks.pull_tenant_quotas, tenant.pk)
+
+
 def sweep() -> int:
     """Dispatch every group whose work is due and unheld; returns how many were sent."""
     now = timezone.now()

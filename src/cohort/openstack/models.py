@@ -30,6 +30,12 @@ class Tenant(UuidModel, TimeStampedModel, StatusModel):
     credentials = EncryptedJSONField(default=dict, blank=True)
     # When reconciliation last pulled the tenant completely (a failed pull leaves its error_message).
     pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Nova's `server_groups` and `server_group_members` quotas of the project as last read (-1 is
+    # unlimited; null until the cloud says), and when. Their usage is counted from the records
+    # (`cohort.openstack.quotas`).
+    server_group_quota = models.IntegerField(null=True, blank=True, editable=False)
+    server_group_member_quota = models.IntegerField(null=True, blank=True, editable=False)
+    quotas_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     project_path = "project"
 
@@ -167,7 +173,12 @@ class ServerGroup(UuidModel, TimeStampedModel, StateModel, IntentModel):
         # `state=ERRED` and the like find their few rows without reading the table. The list's own
         # order is served per tenant by the (tenant, name) constraint's index, `o=-created` by the
         # index on `created`, and the `name` substring by a trigram index (PostgreSQL; migration 0008).
-        indexes = [models.Index(fields=["state"], name="server_group_state")]
+        # The tenant's groups without a Nova id (few: creates on their way, or refused) are what its
+        # quota usage subtracts from its tally (`cohort.openstack.quotas`), without reading the rest.
+        indexes = [
+            models.Index(fields=["state"], name="server_group_state"),
+            models.Index(fields=["tenant"], condition=models.Q(backend_id=""), name="server_group_unlinked"),
+        ]
 
     def __str__(self) -> str:
         return self.name

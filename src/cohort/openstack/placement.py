@@ -26,7 +26,9 @@ compute hosts) and `room`: how many more members the group can take without brea
 (for anti-affinity, the free places under `max_server_per_host` on enabled hosts; for
 soft-anti-affinity, the enabled hosts holding no member; null for the affinity policies, whose limit
 is a host's capacity). Where the credentials cannot list hosts (403), or the cloud does not answer
-in time, those are null, never an error.
+in time, those are null, never an error. The tenant's `server_group_member_count` quota bounds `room`
+too (Nova refuses a boot into a full group): `room` is the smaller of the two, and `room_limited_by`
+says which (`hosts`, `quota` on a tie too, as Nova refuses that boot outright; null when neither is known).
 
 `plan` says what would mend a degraded or violated group: the fewest moves (which member leaves which
 host, and why), or why no move can (`blocked`: what a person can do). It is a pure function of the
@@ -321,6 +323,16 @@ def _count(n: int, word: str) -> str:
     return f"a {word}" if n == 1 else f"{n} {word}s"
 
 
+def limited_room(policy_room: int | None, member_quota: int | None, members: int) -> tuple[int | None, str | None]:
+    """`room` and `room_limited_by`: the policy's room on the hosts and the member quota's, whichever is
+    smaller. Every member counts against the quota, failed ones too (Nova counts them); -1 or an
+    unknown quota (None) bounds nothing."""
+    quota_room = None if member_quota is None or member_quota < 0 else max(0, member_quota - members)
+    if quota_room is not None and (policy_room is None or quota_room <= policy_room):
+        return quota_room, "quota"
+    return policy_room, "hosts" if policy_room is not None else None
+
+
 def host_label(host_id: str) -> str:
     """What a tenant user sees of a host: a short, stable label of its per-project id."""
     return host_id[:LABEL_LENGTH]
@@ -422,6 +434,8 @@ def _report(group: ServerGroup, instances: list[dict], *, staff: bool, heal: Hea
     columns = sorted(by_host.items(), key=lambda item: (-len(item[1]), host_label(item[0]), item[0]))
     anti = group.policy in (ServerGroup.Policy.ANTI_AFFINITY, ServerGroup.Policy.SOFT_ANTI_AFFINITY)
     checked = group.placement_checked_at
+    policy_room = room(group.policy, group.rules, members, enabled_ids) if anti and enabled_ids is not None else None
+    free, limited_by = limited_room(policy_room, group.tenant.server_group_member_quota, len(instances))
 
     def shown(host_id: str) -> str:
         return (names.get(host_id) if staff else None) or host_label(host_id)
@@ -442,7 +456,8 @@ def _report(group: ServerGroup, instances: list[dict], *, staff: bool, heal: Hea
         "failed": failed,
         "waiting": waiting,
         "enabled_hosts": len(enabled_ids) if enabled_ids is not None else None,
-        "room": room(group.policy, group.rules, members, enabled_ids) if anti and enabled_ids is not None else None,
+        "room": free,
+        "room_limited_by": limited_by,
         "plan": [
             {
                 "server": {"uuid": move.member.uuid, "name": move.member.name},

@@ -21,7 +21,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, RemoteServerGroup, Unreachable
+from cohort.cloud import (
+    CloudDriver,
+    CloudError,
+    NotFound,
+    RemoteServer,
+    RemoteServerGroup,
+    ServerGroupQuotas,
+    Unreachable,
+)
 from cohort.core import intent
 from cohort.core.batches import BATCH, chunks
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
@@ -31,6 +39,7 @@ from cohort.openstack.clouds import cloud_for
 from cohort.openstack.heal import heal_broken_groups
 from cohort.openstack.models import Instance, ServerGroup, Tenant
 from cohort.openstack.placement import refresh_placement
+from cohort.openstack.quotas import record_quotas
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +195,7 @@ def pull_tenant(tenant_id: int) -> bool:
         remotes = driver.list_server_groups()
         servers = driver.list_servers()
         gone = _confirm_gone(driver, tenant, remotes)
+        quotas = _read_quotas(driver, tenant)
     except CloudError as error:
         logger.warning("tenant %s: pull failed: %s", tenant, error.message)
         Tenant.objects.filter(pk=tenant.pk).update(error_message=error.message)
@@ -237,6 +247,8 @@ def pull_tenant(tenant_id: int) -> bool:
         # Every group's verdict, from its members' fresh facts (every row is locked above, and read).
         dropped = {r.pk for r in stale}
         refresh_placement([*(r for r in records if r.pk not in dropped), *imported])
+        if quotas is not None:
+            record_quotas(tenant, quotas)
         # The time of the last successful pull: /health/ready and the reconciliation lag metric.
         Tenant.objects.filter(pk=tenant.pk).update(error_message="", pulled_at=timezone.now())
     _delete_strays(driver, strays)
@@ -255,6 +267,33 @@ def _mend(groups: list[ServerGroup]) -> None:
         return
     if asked:
         logger.info("auto-heal: %d heal(s) asked for", asked)
+
+
+def _read_quotas(driver: CloudDriver, tenant: Tenant) -> ServerGroupQuotas | None:
+    """The tenant's quotas from Nova; None when the cloud refuses to say (the pull goes on without
+    them). A cloud that does not answer fails the pull as any other call would."""
+    try:
+        return driver.get_quotas()
+    except Unreachable:
+        raise
+    except CloudError as error:
+        logger.warning("tenant %s: quotas not read: %s", tenant, error.message)
+        return None
+
+
+def pull_quotas(tenant_id: int) -> None:
+    """Read a tenant's quotas from Nova and store them (`POST .../pull_quotas/`)."""
+    tenant = Tenant.objects.select_related("service_settings", "project__customer").filter(pk=tenant_id).first()
+    if tenant is None or not tenant.backend_id:
+        return
+    try:
+        quotas = cloud_for(tenant).get_quotas()
+    except CloudError as error:
+        logger.warning("tenant %s: quota pull failed: %s", tenant, error.message)
+        Tenant.objects.filter(pk=tenant.pk).update(error_message=error.message)
+        return
+    with transaction.atomic():
+        record_quotas(tenant, quotas)
 
 
 def _is_stray(remote: RemoteServerGroup, twins: list[ServerGroup]) -> bool:

@@ -13,12 +13,13 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from cohort.openstack.models import Instance, ServerGroup, Tenant
+from cohort.openstack.quotas import with_quota_usage
 from cohort.structure.selectors import objects_manageable_by, objects_visible_to
 
 
 def tenants_visible_to(*, user) -> QuerySet[Tenant]:
-    """Tenants the user sees, each with its cloud, project and customer."""
-    tenants = Tenant.objects.select_related("service_settings", "project__customer")
+    """Tenants the user sees, each with its cloud, project and customer, and its quotas' usage."""
+    tenants = with_quota_usage(Tenant.objects.select_related("service_settings", "project__customer"))
     return objects_visible_to(user=user, queryset=tenants)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 
+from cohort.cloud import CloudError, Unreachable
 from cohort.core import intent
 from cohort.core.constraints import broken_constraint
 from cohort.core.errors import Conflict, Invalid
@@ -20,7 +21,9 @@ from cohort.core.states import SETTLED, State, move, require
 from cohort.events.services import event_record
 from cohort.events.types import EventType
 from cohort.openstack import dispatch, heal
+from cohort.openstack.clouds import admin_cloud_for, cloud_for
 from cohort.openstack.models import Heal, ServerGroup, Tenant
+from cohort.openstack.quotas import check_group_quota, record_quotas
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +62,10 @@ def server_group_create(
     policy = policy or ServerGroup._meta.get_field("policy").default
     _check_rules(policy, rules or {})
     with transaction.atomic():
+        # The tenant's row lock orders racing creates: each counts the groups the others committed.
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
         require(tenant, {State.OK})
+        check_group_quota(tenant)
         group = ServerGroup(
             tenant=tenant,
             name=name,
@@ -226,6 +231,52 @@ def tenant_pull_server_groups(*, tenant: Tenant, actor=None) -> None:
             actor=actor,
         )
         dispatch.pull_tenant_after_commit(tenant)
+
+
+def tenant_pull_quotas(*, tenant: Tenant, actor=None) -> None:
+    """Schedule a read of the tenant's quotas from Nova (Waldur's `pull_quotas`)."""
+    require(tenant, {State.OK})
+    with transaction.atomic():
+        event_record(
+            event_type=EventType.RESOURCE_PULL_SCHEDULED,
+            message=f"Tenant {tenant.name} quotas pull has been scheduled.",
+            scope=tenant,
+            actor=actor,
+        )
+        dispatch.pull_quotas_after_commit(tenant)
+
+
+def tenant_set_quotas(
+    *, tenant: Tenant, server_group_count: int | None = None, server_group_member_count: int | None = None, actor=None
+) -> Tenant:
+    """Write the quotas given to Nova with the cloud's own credentials (`os-quota-sets`), then read
+    back what Nova now says as the tenant, and record it (an event per limit that changed). Nova's
+    refusal is a 409 with Nova's words. This is synchronous on purpose: the caller is shown Nova's
+    answer, and there is no record whose state could carry it."""
+    require(tenant, {State.OK})
+    admin = admin_cloud_for(tenant)
+    if admin is None:
+        raise Conflict(
+            f"The cloud {tenant.service_settings.name} has no credentials of its own, so Cohort cannot set "
+            "quotas: register an admin's credentials for it (cohort cloud)."
+        )
+    try:
+        written = admin.set_quotas(
+            tenant.backend_id, server_groups=server_group_count, server_group_members=server_group_member_count
+        )
+    except Unreachable as error:
+        raise Conflict(f"OpenStack did not answer, so the quotas are unchanged: {error.message}") from None
+    except CloudError as error:
+        raise Conflict(f"OpenStack refused the quotas: {error.message}") from None
+    try:
+        now = cloud_for(tenant).get_quotas()
+    except CloudError as error:  # the write stands; show what the write's own answer said
+        logger.warning("tenant %s: quotas set but not read back: %s", tenant, error.message)
+        now = written
+    with transaction.atomic():
+        record_quotas(tenant, now, actor=actor)
+    logger.info("tenant %s quotas set by %s: %s", tenant, actor, now)
+    return tenant
 
 
 def tenant_create(

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServerGroup, Unreachable
+from cohort.cloud import CloudDriver, CloudError, Forbidden, NotFound, RemoteServerGroup, Unreachable
 from cohort.core import intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.events.services import event_record
@@ -32,6 +32,7 @@ from cohort.events.types import EventType
 from cohort.openstack import heal
 from cohort.openstack.clouds import cloud_for
 from cohort.openstack.models import ServerGroup
+from cohort.openstack.quotas import refresh_quotas_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,11 @@ def create(group: ServerGroup, lease: intent.Lease) -> None:
     move(group, State.CREATING, guard=lease.guard)
     driver = cloud_for(group.tenant)
     remote = adopt(driver, group) if earlier_attempt else None
-    remote = remote or driver.create_server_group(name=group.name, policy=group.policy, rules=group.rules)
+    try:
+        remote = remote or driver.create_server_group(name=group.name, policy=group.policy, rules=group.rules)
+    except Forbidden:  # over quota, by Nova's count (changed behind Cohort's back): learn the limit
+        refresh_quotas_quietly(group.tenant, driver)
+        raise
     _record_created(group, driver, remote, State.CREATING, lease)
 
 

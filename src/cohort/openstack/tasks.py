@@ -34,6 +34,11 @@ def pull_tenant(tenant_id: int) -> None:
 
 
 @shared_task
+def pull_tenant_quotas(tenant_id: int) -> None:
+    reconcile.pull_quotas(tenant_id)
+
+
+@shared_task
 def pull_cloud_tenants(tenant_ids: list[int]) -> None:
     """Pull one cloud's tenants one after another, so that a hung cloud holds one worker, not all;
     a cloud that does not answer is left alone until the next round. Past half the task's time

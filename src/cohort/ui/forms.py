@@ -42,9 +42,14 @@ class CreateForm(forms.Form):
         help_text="Anti-affinity only; empty for one.",
     )
 
-    def __init__(self, data=None, *, tenants):
+    def __init__(self, data=None, *, tenants, full: dict[str, str] | None = None):
         super().__init__(data)
         self.fields["tenant"].choices = tenant_choices(tenants)
+        self.full = full or {}  # uuid hex -> why a new group cannot go there (its quota is used up)
+
+    def tenant_options(self) -> list[tuple[str, str, str]]:
+        """(value, label, why it is disabled or "") of each tenant the form offers."""
+        return [(value, label, self.full.get(value, "")) for value, label in self.fields["tenant"].choices]
 
     def clean_name(self):
         name = self.cleaned_data["name"]

@@ -47,6 +47,7 @@ from cohort.openstack import selectors, services
 from cohort.openstack.api.views import ServerGroupViewSet, TenantViewSet
 from cohort.openstack.models import ServerGroup
 from cohort.openstack.placement import placement_reports
+from cohort.openstack.quotas import SERVER_GROUP_COUNT, has_room, tenant_quotas, with_quota_usage
 from cohort.structure.selectors import objects_manageable_by
 from cohort.ui import pictures
 from cohort.ui.forms import CreateForm, FilterForm
@@ -189,8 +190,11 @@ def groups(request):
         ).values_list("pk", flat=True)
     )
     creatable = list(
-        selectors.tenants_manageable_by(user=user).filter(state=State.OK).select_related("project__customer")
+        with_quota_usage(
+            selectors.tenants_manageable_by(user=user).filter(state=State.OK).select_related("project__customer")
+        )
     )
+    full = {tenant.uuid.hex: quota_full(tenant) for tenant in creatable if quota_full(tenant)}
     reports = placement_reports(shown, staff=user.is_staff)
     kept = [(key, value) for key, values in request.GET.lists() if key != "page" for value in values]
     context = {
@@ -200,11 +204,44 @@ def groups(request):
         ],
         "page": page,
         "filters": filters,
-        "create_form": CreateForm(tenants=creatable) if creatable else None,
+        "create_form": CreateForm(tenants=creatable, full=full) if creatable else None,
+        "create_blocked": " ".join(full.values()) if creatable and len(full) == len(creatable) else "",
+        "quota_bars": [{"tenant": tenant, "quotas": quota_bars(tenant)} for tenant in visible_tenants],
         "query": urlencode(kept),
         "here": request.get_full_path(),
     }
     return render(request, "ui/groups.html", context)
+
+
+QUOTA_LABELS = {"server_group_count": "Server groups", "server_group_member_count": "Members of the largest group"}
+
+
+def quota_bars(tenant) -> list[dict]:
+    """Each quota of `tenant` as the page draws it: a bar of usage over limit, red once at the limit."""
+    bars = []
+    for quota in tenant_quotas(tenant):
+        limit, usage = quota["limit"], quota["usage"]
+        bounded = limit is not None and limit >= 0
+        bars.append(
+            {
+                **quota,
+                "label": QUOTA_LABELS[quota["name"]],
+                "bounded": bounded,
+                "full": bounded and usage >= limit,
+                "shown": "limit unknown" if limit is None else "unlimited" if limit < 0 else f"{usage} of {limit}",
+            }
+        )
+    return bars
+
+
+def quota_full(tenant) -> str:
+    """Why a new group cannot go into `tenant` ("" when it can): its server_group_count is used up."""
+    if has_room(tenant.server_group_quota, tenant.server_group_usage):
+        return ""
+    return (
+        f"{tenant.name} is full: its quota {SERVER_GROUP_COUNT} allows {tenant.server_group_quota} server groups "
+        f"and it has {tenant.server_group_usage}."
+    )
 
 
 # --- the buttons ----------------------------------------------------------------------------------

@@ -33,10 +33,12 @@ from cohort.openstack.api.serializers import (
     HealScheduledSerializer,
     HealSerializer,
     PlacementSerializer,
+    QuotaSerializer,
     RulesField,
     ServerGroupCreateSerializer,
     ServerGroupWriteSerializer,
     SetErredSerializer,
+    SetQuotasSerializer,
 )
 from cohort.openstack.api.wire import SERVER_GROUP
 from cohort.openstack.filtersets import ServerGroupFilter
@@ -63,6 +65,12 @@ class RulesFieldSchema(OpenApiSerializerFieldExtension):
 
 class StatusSerializer(serializers.Serializer):
     status = serializers.CharField(read_only=True)
+
+
+class QuotasSetSerializer(StatusSerializer):
+    """`set_quotas`'s answer: the reference's `Status`, with what Nova now says."""
+
+    quotas = QuotaSerializer(many=True, read_only=True)
 
 
 FIELD_PARAMETER = OpenApiParameter(
@@ -207,5 +215,21 @@ tenant_schema = extend_schema_view(
         description="Schedule a reconciliation of the tenant's server groups with Nova.",
         request=None,
         responses={202: StatusSerializer, **CHANGED, 409: CONFLICT},
+    ),
+    pull_quotas=_op(
+        "openstack_tenants_pull_quotas",
+        "Synchronize the tenant's quotas",
+        description="Schedule a read of the tenant's server-group quotas from Nova (its GET /limits, as the tenant).",
+        request=None,
+        responses={202: StatusSerializer, **CHANGED, 409: CONFLICT},
+    ),
+    set_quotas=_op(
+        "openstack_tenants_set_quotas",
+        "Set tenant quotas",
+        description="Staff only. Writes server_group_count (Nova's server_groups) and server_group_member_count "
+        "(Nova's server_group_members) to Nova with the cloud's own credentials (os-quota-sets), and answers with "
+        "what Nova now says. -1 is unlimited. Nova's refusal is a 409 with Nova's words.",
+        request=SetQuotasSerializer,
+        responses={202: QuotasSetSerializer, 400: INVALID, **CHANGED, 409: CONFLICT},
     ),
 )

@@ -9,12 +9,14 @@ and rendered in `wire.py`.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from cohort.cloud import QUOTA_MAX
 from cohort.cloud.names import refused_character
 from cohort.core.fields import HexUUIDField, LinkField
 from cohort.openstack.models import ServerGroup
+from cohort.openstack.quotas import QUOTAS, tenant_quotas
 
 MAX_SERVER_PER_HOST = 2**31 - 1  # a sane bound for every consumer of the JSON; no cloud has more hosts
 
@@ -153,6 +155,48 @@ class SetErredSerializer(serializers.Serializer):
     error_traceback = serializers.CharField(allow_blank=True, required=False, default="")
 
 
+class QuotaSerializer(serializers.Serializer):
+    """One of a tenant's quotas, in Waldur's shape (the `Quota` component)."""
+
+    name = serializers.CharField(read_only=True, help_text=" or ".join(QUOTAS))
+    limit = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="-1 is unlimited; null when the cloud has not said"
+    )
+    usage = serializers.IntegerField(read_only=True)
+
+
+QUOTA_VALUE_HELP = f"An integer from -1 (unlimited) to {QUOTA_MAX}, Nova's largest."
+
+
+class QuotaValueField(serializers.IntegerField):
+    default_error_messages = {
+        "invalid": f"A quota must be an integer: {QUOTA_VALUE_HELP}",
+        "min_value": f"A quota cannot be below -1 (unlimited): {QUOTA_VALUE_HELP}",
+        "max_value": f"A quota cannot be above {QUOTA_MAX}, Nova's largest.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=-1, max_value=QUOTA_MAX, required=False, help_text=QUOTA_VALUE_HELP, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SetQuotasSerializer(serializers.Serializer):
+    """What `set_quotas` accepts: Waldur's body, of which Cohort sets the server-group quotas (other
+    Waldur quota names are not Nova server-group quotas, and are ignored)."""
+
+    server_group_count = QuotaValueField()
+    server_group_member_count = QuotaValueField()
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give server_group_count, server_group_member_count, or both.")
+        return attrs
+
+
 class TenantSerializer(serializers.Serializer):
     url = LinkField("openstack-tenants", source="*")
     uuid = HexUUIDField()
@@ -172,6 +216,14 @@ class TenantSerializer(serializers.Serializer):
     customer_name = serializers.CharField(source="project.customer.name")
     created = serializers.DateTimeField()
     modified = serializers.DateTimeField()
+    quotas = serializers.SerializerMethodField(
+        help_text="The server-group quotas: server_group_count (Nova's server_groups) and "
+        "server_group_member_count (Nova's server_group_members; usage is the largest group's member count)"
+    )
+
+    @extend_schema_field(QuotaSerializer(many=True))
+    def get_quotas(self, tenant) -> list[dict]:
+        return tenant_quotas(tenant)
 
 
 class InstanceSerializer(serializers.Serializer):
@@ -306,8 +358,14 @@ class PlacementSerializer(serializers.Serializer):
     room = serializers.IntegerField(
         read_only=True,
         allow_null=True,
-        help_text="How many more members fit without breaking an anti-affinity policy; null for the affinity "
-        "policies, or unless the cloud lets Cohort list its hosts",
+        help_text="How many more members fit: the smaller of what an anti-affinity policy allows on the enabled hosts "
+        "and what the tenant's server_group_member_count quota allows; null when neither is known",
+    )
+    room_limited_by = serializers.ChoiceField(
+        choices=["hosts", "quota"],
+        read_only=True,
+        allow_null=True,
+        help_text="What limits room: the policy on the enabled hosts, or the member quota",
     )
     plan = PlanMoveSerializer(
         many=True,

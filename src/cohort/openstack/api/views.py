@@ -26,6 +26,7 @@ from cohort.openstack.api.wire import server_group_objects
 from cohort.openstack.filtersets import InstanceFilter, ServerGroupFilter, TenantFilter
 from cohort.openstack.models import ServerGroup, Tenant
 from cohort.openstack.placement import placement_report
+from cohort.openstack.quotas import tenant_quotas
 from cohort.structure.permissions import CanManage
 
 # Filters that only narrow the tenants: the list's total is then the sum of their maintained counts.
@@ -229,7 +230,13 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     visible_to = staticmethod(selectors.tenants_visible_to)
     serializer_class = serializers.TenantSerializer
     filterset_class = TenantFilter
-    action_permissions = {**READ, "create_server_group": CanManage, "pull_server_groups": CanManage}
+    action_permissions = {
+        **READ,
+        "create_server_group": CanManage,
+        "pull_server_groups": CanManage,
+        "pull_quotas": CanManage,
+        "set_quotas": IsStaff,
+    }
 
     @action(detail=True, methods=["post"])
     def create_server_group(self, request, uuid=None):
@@ -245,6 +252,22 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     def pull_server_groups(self, request, uuid=None):
         services.tenant_pull_server_groups(tenant=self.get_object(), actor=request.user)
         return Response({"status": "Server groups pull has been scheduled."}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def pull_quotas(self, request, uuid=None):
+        services.tenant_pull_quotas(tenant=self.get_object(), actor=request.user)
+        return Response({"status": "Quotas pull has been scheduled."}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def set_quotas(self, request, uuid=None):
+        """202 (the published client accepts nothing else), with what Nova now says: the write itself
+        is done by the time of the answer."""
+        tenant = self.get_object()
+        serializer = serializers.SetQuotasSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tenant = services.tenant_set_quotas(tenant=tenant, actor=request.user, **serializer.validated_data)
+        body = {"status": "Quotas have been set in OpenStack.", "quotas": tenant_quotas(tenant)}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 @read_only_schema(serializers.InstanceSerializer)

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("openstack", "0008_server_group_tally"),
+        ("openstack", "0009_tenant_quotas"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
