@@ -66,6 +66,21 @@ def test_every_block_is_run_or_says_why_not():
     assert len(run) >= 6 and any(block.lang == "python" for block in run)
 
 
+def test_every_curl_that_prints_a_body_ends_it_with_a_newline():
+    """A JSON body has no newline of its own: without one, the next output runs on at its end."""
+    for block in readme_blocks(README.read_text()):
+        if block.lang != "bash":
+            continue
+        commands = re.split(r"(?<!\\)\n", block.code)  # a command continues after a trailing backslash
+        for command in commands:
+            command = command.strip()
+            if not command.startswith("curl -s ") or command.startswith(("curl -sI", "curl -s -I")):
+                continue
+            if any(part in command for part in ("| ", "-o ", "$(")):
+                continue  # its output goes elsewhere
+            assert "-w '\\n'" in command or "; echo" in command, f"README line {block.line}: {command}"
+
+
 def runnable(blocks: list[Block]) -> list[Block]:
     return [block for block in blocks if block.lang in ("bash", "python") and not block.skipped]
 

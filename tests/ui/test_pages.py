@@ -527,3 +527,27 @@ def test_a_user_without_a_password_cannot_log_in(world):
     user.save()
     response = Client(HTTP_HOST="127.0.0.1").post("/ui/login/", {"username": "nopass", "password": "anything"})
     assert response.status_code == 200 and "_auth_user_id" not in response.client.session
+
+
+def test_small_truths_no_room_the_delete_confirmation_and_the_preselected_tenant(world, page, violated):
+    from cohort.openstack.models import Tenant
+
+    world.cloud.credentials = {"token": "admin:ops"}
+    world.cloud.save()
+    make_group(world.tenant, "full", policy="anti-affinity")
+    full = ServerGroup.objects.get(name="full")
+    for n, host in enumerate(("host1", "host2", "host3")):
+        member(full, f"f-{n}", host=host)
+    refresh_placement([full])
+    html = page(world.users.staff).get("/ui/").content.decode()
+    assert "No room for more members." in html and "Room for 0" not in html
+    # deleting a group with members leaves its servers running without a group, and the page says how many
+    assert "4 servers will be left running without a group." in html  # spread: two placed, one failed, ...
+    assert "3 servers will be left running without a group." in html
+    # the create form preselects nothing by hand: its first tenant (by name) is the browser's choice
+    Tenant.objects.create(name="zz-last", project=world.web, service_settings=world.cloud, backend_id="zz")
+    options = re.findall(
+        r'<select[^>]*name="tenant"[^>]*>(.*?)</select>', page(world.users.owner).get("/ui/").content.decode(), re.S
+    )
+    created = re.findall(r'<option value="(\w+)"', options[-1])
+    assert created[0] == world.tenant.uuid.hex  # acme-tenant before zz-last

@@ -24,7 +24,10 @@ DEMO_TENANT = "demo-tenant"
 # own Keystone project and user (two tenants on one project would import each other's groups).
 APP_CREDENTIAL_CLOUD = "Demo cloud (application credential)"
 APP_CREDENTIAL_PROJECT = "demo-appcred"
-APP_CREDENTIAL_TENANT = "demo-appcred-tenant"
+# Named after the first, so that the first sorts first where tenants are listed (the page's create
+# form preselects it, and it is the one the README uses); called "demo-appcred-tenant" before.
+APP_CREDENTIAL_TENANT = "demo-tenant-appcred"
+FORMER_APP_CREDENTIAL_TENANT = "demo-appcred-tenant"
 
 
 def bootstrap(
@@ -79,6 +82,8 @@ def bootstrap(
                 "shared": True,
             },
         )
+        renamed = Tenant.objects.filter(service_settings=app_cloud, name=FORMER_APP_CREDENTIAL_TENANT)
+        renamed.update(name=APP_CREDENTIAL_TENANT)  # a home made before the rename keeps its tenant
         records["app_tenant"], _ = Tenant.objects.update_or_create(
             service_settings=app_cloud,
             name=APP_CREDENTIAL_TENANT,

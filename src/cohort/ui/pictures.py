@@ -68,6 +68,10 @@ def picture(report: dict) -> dict:
         "waiting": [member(entry) for entry in report.get("waiting", [])],
         "enabled_hosts": report.get("enabled_hosts"),
         "room": report.get("room"),
+        "members": sum(len(column["members"]) for column in report.get("by_host", []))
+        + len(report.get("failed", []))
+        + len(report.get("waiting", [])),
+        "room_limited_by": report.get("room_limited_by"),
         "plan": [
             {"server": move["server"]["name"] or move["server"]["uuid"], "from": move["from"], "reason": move["reason"]}
             for move in report.get("plan", [])
