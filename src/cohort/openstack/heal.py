@@ -44,6 +44,7 @@ from django.utils.dateparse import parse_datetime
 
 from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, Unreachable
 from cohort.core import intent
+from cohort.core.batches import chunks
 from cohort.core.errors import Conflict
 from cohort.core.states import InvalidState, State, move
 from cohort.events.services import event_record
@@ -450,9 +451,8 @@ def heal_broken_groups(groups: list[ServerGroup]) -> int:
     many heals it asked for."""
     asked = 0
     broken = [g for g in groups if g.placement_status in BROKEN]
-    ServerGroup.objects.filter(pk__in=[g.pk for g in groups if g.placement_status not in BROKEN]).filter(
-        plan_blocked=True
-    ).update(plan_blocked=False)
+    for part in chunks([g.pk for g in groups if g.placement_status not in BROKEN and g.plan_blocked]):
+        ServerGroup.objects.filter(pk__in=part).update(plan_blocked=None)  # judged fine: nothing to block
     for group in broken:
         facts = Facts(group, fresh=False)  # the cloud's hosts once a minute, however many groups
         mending = facts.plan()
