@@ -238,3 +238,41 @@ def test_every_secret_looking_field_is_encrypted():
             for field in model._meta.concrete_fields:
                 if re.search("credential|password|secret|private", field.name):
                     assert isinstance(field, EncryptedJSONField), f"{model._meta.label}.{field.name} is in clear"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("command", ["worker", "web", "beat"])
+def test_a_process_started_with_a_key_that_cannot_read_the_credentials_refuses_to_start(
+    command, world, settings, tmp_path
+):
+    """As a second host's worker would be, started with another COHORT_CREDENTIALS_KEY: it says so and
+    exits, instead of running and failing every cloud call (every group it touched would go ERRED)."""
+    import subprocess
+    import sys
+
+    from tests.workers import database_url
+
+    world.cloud.credentials = {"username": "cohort", "password": SECRET}
+    world.cloud.save()
+    group = make_group(world.tenant, "waiting", state="CREATION_SCHEDULED")
+    wrong = Fernet.generate_key().decode()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": ":".join(sys.path),
+        "DJANGO_SETTINGS_MODULE": "cohort.settings",
+        "COHORT_HOME": str(tmp_path),
+        "COHORT_DATABASE_URL": database_url(),
+        "COHORT_BROKER_URL": "memory://",
+        "COHORT_CREDENTIALS_KEY": wrong,
+    }
+    done = subprocess.run([sys.executable, "-m", "cohort.cli", command], env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "The credentials in the database (ServiceSettings.credentials) cannot be read" in done.stderr
+    assert "COHORT_CREDENTIALS_KEY" in done.stderr and wrong not in done.stderr and SECRET not in done.stderr
+    group.refresh_from_db()
+    assert group.state == "CREATION_SCHEDULED"  # nothing was marked ERRED
+    # with the key that made them, the check passes (the process would start)
+    from cohort.core.encryption import check_credentials_key
+
+    check_credentials_key()

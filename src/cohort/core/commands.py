@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -67,3 +67,14 @@ def host_port(text: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port from 1 to 65535, got {text!r}")
     return text
+
+
+def refuse_unreadable_credentials() -> None:
+    """For the long-running processes (`cohort web`, `worker`, `beat`): refuse to start (exit status 1,
+    the reason on stderr) when the configured credentials key cannot read the database's credentials."""
+    from cohort.core.encryption import CredentialsKeyError, check_credentials_key
+
+    try:
+        check_credentials_key()
+    except CredentialsKeyError as error:
+        raise CommandError(str(error)) from None

@@ -175,6 +175,33 @@ def encrypted_fields() -> list[EncryptedJSONField]:
     ]
 
 
+def check_credentials_key() -> None:
+    """Refuse to go on (`CredentialsKeyError`) when the configured keys cannot read the credentials
+    the database holds: one stored token of each encrypted column is opened. A web or worker process
+    started with the wrong key would otherwise run, and fail every cloud call it made. A database
+    that cannot be read yet (not migrated, unreachable) is left to the process to find out."""
+    from django.db import DatabaseError
+
+    for field in encrypted_fields():
+        model = field.model
+        try:
+            token = model._default_manager.values_list(field.attname, flat=True).order_by("pk").first()
+        except DatabaseError:
+            return
+        if token is not None:
+            sealed = token if isinstance(token, Sealed) else Sealed(str(token), field._what())
+            if not isinstance(sealed.token, str) or _is_clear(sealed.token):
+                continue
+            try:
+                _, every = _keys()
+                every.decrypt(sealed.token.encode())
+            except InvalidToken:
+                raise CredentialsKeyError(
+                    f"The credentials in the database ({field._what()}) cannot be read with the "
+                    f"configured key: this process would fail every cloud call. {_undecryptable('They').args[0]}"
+                ) from None
+
+
 # Data migrations. They run while the column is still a plain text field, so they see raw text.
 
 

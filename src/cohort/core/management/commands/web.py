@@ -2,7 +2,7 @@ import os
 import sys
 
 from cohort.core.commands import Command as BaseCommand
-from cohort.core.commands import host_port, positive_int
+from cohort.core.commands import host_port, positive_int, refuse_unreadable_credentials
 from cohort.metrics.processes import prepare as prepare_metrics
 
 # gunicorn's default access line, with the response's request id at the end.
@@ -18,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("gunicorn_args", nargs="*")
 
     def handle(self, bind, workers, gunicorn_args, **options):
+        refuse_unreadable_credentials()  # rather than start and fail every cloud call
         prepare_metrics("web")
         argv = [
             sys.executable,

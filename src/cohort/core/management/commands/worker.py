@@ -2,6 +2,7 @@ import os
 import sys
 
 from cohort.core.commands import Command as BaseCommand
+from cohort.core.commands import refuse_unreadable_credentials
 from cohort.metrics.processes import prepare as prepare_metrics
 
 
@@ -12,6 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("celery_args", nargs="*")
 
     def handle(self, celery_args, **options):
+        refuse_unreadable_credentials()  # rather than start and fail every cloud call
         prepare_metrics("worker")
         argv = [
             sys.executable,
