@@ -1,8 +1,10 @@
-"""Every example of the README runs as written, in the order a reader meets it.
+"""Every example of the README and of the manual runs as written, in the order a reader meets it.
 
-The README's fenced `bash` and `python` blocks are read in order (a `text` block shows output and
-is never run). A block right after a comment
-`<!-- not run by tests/test_readme.py: why -->` is left out, with its reason in the README for every
+The fenced `bash` and `python` blocks are read in order: the README's first, then the manual's pages
+(docs/) in the order of mkdocs.yml's nav, since the manual's walk goes on from the README's first
+session (`$GROUP`, `$TENANT`, ...). A `text` block shows output and is never run, nor are the `ini`
+and `nginx` blocks that show the deploy/ files. A block right after a comment
+`<!-- not run by tests/test_readme.py: why -->` is left out, with its reason on the page for every
 reader to see; every other block runs, against one `cohort serve` on the lab (the first session
 boots servers into a group) with a fresh COHORT_HOME, from a folder whose `.venv` is this test's
 virtual environment. What a reader types from the banner is filled in as a reader would: `TOKEN=...`
@@ -20,17 +22,20 @@ import re
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import yaml
 from bench.mixed_load import Serve
 
 import cohort_lab
 from tests.workers import FAST_INTENT
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 SKIP = re.compile(r"<!-- not run by tests/test_readme\.py: (?P<why>.+?) -->")
+SHOWN_OR_RUN = {"bash", "python", "text", "ini", "nginx"}  # ini and nginx: the deploy/ files, shown
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>\w*)\s*$")
 
 
@@ -40,6 +45,23 @@ class Block:
     lang: str
     code: str
     skipped: str | None  # why it is not run, if it is not
+    source: str = "README.md"
+
+
+def documents() -> list[Path]:
+    """The README, then the manual's pages in the order of its nav (the order a reader meets them)."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    docs_dir = ROOT / config.get("docs_dir", "docs")
+    pages = [next(iter(entry.values())) if isinstance(entry, dict) else entry for entry in config["nav"]]
+    return [README, *(docs_dir / page for page in pages)]
+
+
+def all_blocks() -> list[Block]:
+    blocks = []
+    for path in documents():
+        source = str(path.relative_to(ROOT))
+        blocks += [replace(block, source=source) for block in readme_blocks(path.read_text())]
+    return blocks
 
 
 def readme_blocks(text: str) -> list[Block]:
@@ -60,15 +82,35 @@ def readme_blocks(text: str) -> list[Block]:
 
 
 def test_every_block_is_run_or_says_why_not():
-    blocks = readme_blocks(README.read_text())
-    assert {block.lang for block in blocks} <= {"bash", "python", "text"}, "a block of another language"
+    blocks = all_blocks()
+    others = {(block.source, block.line, block.lang) for block in blocks if block.lang not in SHOWN_OR_RUN}
+    assert not others, f"blocks of another language: {others}"
     run = runnable(blocks)
     assert len(run) >= 6 and any(block.lang == "python" for block in run)
+    assert {block.source for block in run} >= {"README.md", "docs/getting-started.md", "docs/api.md"}
+
+
+def test_the_deploy_files_are_shown_from_the_files_themselves():
+    """The production page includes each deploy/ file when the manual is built, rather than a copy."""
+    shown = [block for block in all_blocks() if block.lang in ("ini", "nginx")]
+    assert sorted(block.code.strip() for block in shown) == sorted(
+        f'--8<-- "deploy/{path.name}"' for path in (ROOT / "deploy").iterdir()
+    )
+
+
+def test_the_manuals_first_session_is_the_readmes():
+    """Getting started shows the README's first session (not run again: it runs in the README)."""
+    readme, manual = (
+        [block for block in all_blocks() if block.source == source and "GROUP=$(" in block.code]
+        for source in ("README.md", "docs/getting-started.md")
+    )
+    assert len(readme) == 1 and not readme[0].skipped
+    assert len(manual) == 1 and manual[0].skipped and manual[0].code == readme[0].code
 
 
 def test_every_curl_that_prints_a_body_ends_it_with_a_newline():
     """A JSON body has no newline of its own: without one, the next output runs on at its end."""
-    for block in readme_blocks(README.read_text()):
+    for block in all_blocks():
         if block.lang != "bash":
             continue
         commands = re.split(r"(?<!\\)\n", block.code)  # a command continues after a trailing backslash
@@ -78,7 +120,7 @@ def test_every_curl_that_prints_a_body_ends_it_with_a_newline():
                 continue
             if any(part in command for part in ("| ", "-o ", "$(")):
                 continue  # its output goes elsewhere
-            assert "-w '\\n'" in command or "; echo" in command, f"README line {block.line}: {command}"
+            assert "-w '\\n'" in command or "; echo" in command, f"{block.source} line {block.line}: {command}"
 
 
 def runnable(blocks: list[Block]) -> list[Block]:
@@ -96,7 +138,7 @@ def reader_script(blocks: list[Block], *, token: str, tenant: str, port: int) ->
         code = block.code.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         code = re.sub(r"\bTOKEN=\.\.\.", f"TOKEN={token}", code)
         code = re.sub(r"\bTENANT=\.\.\.", f"TENANT={tenant}", code)
-        parts.append(f"echo '@@ block {number}, README line {block.line}' >&2")
+        parts.append(f"echo '@@ block {number}, {block.source} line {block.line}' >&2")
         if block.lang == "python":
             prelude = f"TOKEN = {token!r}\nTENANT = {tenant!r}\n"
             parts.append(f"python - <<'PYTHON'\n{prelude}{code}\nPYTHON")
@@ -110,7 +152,7 @@ def reader_script(blocks: list[Block], *, token: str, tenant: str, port: int) ->
 def test_the_readme_examples_run_as_written(tmp_path):
     if not cohort_lab.nova_installed():
         pytest.skip("the README's first session boots servers on the lab: pip install -e '.[lab]'")
-    blocks = runnable(readme_blocks(README.read_text()))
+    blocks = runnable(all_blocks())
     home = tmp_path / "home"
     home.mkdir()
     serve = Serve.start(home, lab=True, env=FAST_INTENT)
@@ -134,7 +176,7 @@ def test_the_readme_examples_run_as_written(tmp_path):
         )
         reached = re.findall(r"@@ (.+)", result.stderr)
         assert result.returncode == 0 and reached[-1:] == ["all done"], (
-            f"the README's example stopped in {reached[-1] if reached else 'the first block'}\n"
+            f"the example stopped in {reached[-1] if reached else 'the first block'}\n"
             f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}\n"
             f"--- script\n{shlex.quote(script)[:2000]}"
         )

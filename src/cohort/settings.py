@@ -202,6 +202,9 @@ STATIC_ROOT = env("COHORT_STATIC_ROOT") or None  # only for an optional `cohort 
 # installed packages, so neither the embedded default nor a production web process needs a CDN or a
 # separate static file server.
 WHITENOISE_USE_FINDERS = True
+# The built manual (`./dev docs` writes site/ in the checkout, where `./dev serve` runs), served at
+# /docs/ by cohort.core.manual when it is there.
+MANUAL_ROOT = Path(env("COHORT_MANUAL_DIR", Path.cwd() / "site")).resolve()
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

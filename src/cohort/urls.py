@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from cohort.core import views
+from cohort.core import manual, views
 from cohort.core.auth_views import PasswordLoginView, admin_login
 from cohort.core.schema import RedocView, SchemaView, SwaggerView, password_login_schema
 from cohort.health import views as health
@@ -33,6 +33,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^api/.*$", views.not_found),
     path("ui/", include("cohort.ui.urls")),  # the web page: session login, no script
+    # The manual, once `./dev docs` has built it (a JSON 404 until then): public, as the schema is
+    path("docs/", manual.page, name="manual"),
+    path("docs/<path:path>", manual.page),
     # Operations: not under /api/, not in the schema
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

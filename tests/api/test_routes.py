@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 from rest_framework.viewsets import ViewSetMixin
 
+from cohort.core import manual
 from cohort.core import views as core_views
 from cohort.core.auth_views import PasswordLoginView
 from cohort.core.permissions import READ, CanSee
@@ -43,6 +44,7 @@ PUBLIC = {
     PasswordLoginView,  # how a token is got
     core_views.api_root,  # the list of endpoints
     core_views.not_found,  # the JSON 404 of unknown paths
+    manual.page,  # the built manual, as public as the schema it describes
     health_views.live,  # health checks for load balancers and orchestrators: nothing secret in them
     health_views.ready,
     metrics_views.metrics,  # guarded by its own rule: COHORT_METRICS_TOKEN, else loopback clients only
