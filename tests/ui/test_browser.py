@@ -241,6 +241,31 @@ def screenshot(element, name: str) -> Path:
     return path
 
 
+def test_the_banners_sign_in_link_opens_the_page_once_with_the_readmes_tenant_chosen(site, browser):
+    """First of the module: the link is good for ten minutes from serve's start. It signs admin in
+    without a password, once; the create form has the README's tenant (the first by name) chosen; and
+    the delete confirmation of the broken group says how many servers it leaves without a group."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    link = re.search(r"Web page: (http://\S+/ui/sign-in/\S+/)", site.serve.output())[1]
+    with checked(browser):
+        browser.get(link)
+        until(lambda: urlsplit(browser.current_url).path == "/ui/", "the link to sign admin in", 30)
+        assert browser.find_element(By.CSS_SELECTOR, ".bar .who").text.startswith("admin")
+        chosen = Select(browser.find_element(By.CSS_SELECTOR, "details.create select[name=tenant]"))
+        assert chosen.first_selected_option.get_attribute("value") == site.serve.tenant
+        card = article(browser, site.spread)
+        card.find_element(By.CSS_SELECTOR, "details.delete summary").click()
+        warning = card.find_element(By.CSS_SELECTOR, "details.delete .delete-members").text
+        assert warning.endswith("5 servers will be left running without a group."), warning
+        log_out(browser)
+    browser.get(link)  # used (a 410, which the browser logs as an error: outside `checked`)
+    assert "used or has expired" in browser.find_element(By.TAG_NAME, "body").text
+    browser.get(site.base + "/ui/")
+    assert urlsplit(browser.current_url).path == "/ui/login/"  # nobody is signed in
+
+
 def test_a_project_member_sees_the_violated_verdict_and_the_fault(site, browser):
     from selenium.webdriver.common.by import By
 
