@@ -106,5 +106,40 @@ def api():
     return client_for
 
 
+@pytest.fixture
+def admin_cloud(world):
+    """The world's cloud registered with a cloud admin's credentials (the memory cloud's `admin:` token)."""
+    from cohort.openstack.placement import hosts_cache
+
+    world.cloud.credentials = {"token": "admin:admin"}
+    world.cloud.save()
+    world.tenant.refresh_from_db()
+    hosts_cache.clear()
+    yield world
+    hosts_cache.clear()
+
+
+def lab_tenant(lab, world, prefix: str):
+    """The world's first project on a Keystone project of its own in `lab`, in a cloud registered with
+    the lab admin's credentials (scoped to the admin's project, as an operator registers a cloud), the
+    tenant with its own user's: (tenant, the tenant's access, the admin's access)."""
+    import uuid
+
+    from cohort.structure.models import ServiceSettings
+
+    access = lab.tenant(f"{prefix}-{uuid.uuid4().hex[:10]}")
+    admin = lab.admin()
+    cloud = ServiceSettings.objects.create(
+        name=f"lab-{access.project_id}",
+        auth_url=lab.auth_url,
+        region=access.region,
+        credentials={**admin.credentials, "project_id": admin.project_id},
+    )
+    tenant = make_tenant("lab-tenant", world.web, cloud, backend_id=access.project_id)
+    tenant.credentials = dict(access.credentials)
+    tenant.save()
+    return tenant, access, admin
+
+
 def memory_project(tenant):
     return MemoryCloud.project(tenant.service_settings.auth_url, tenant.backend_id)

@@ -32,14 +32,9 @@ def capture(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def cloud(world):
-    """The world's cloud registered with a cloud admin's credentials (the memory cloud's `admin:` token)."""
-    world.cloud.credentials = {"token": "admin:admin"}
-    world.cloud.save()
-    world.tenant.refresh_from_db()
-    hosts_cache.clear()
-    yield memory_project(world.tenant)
-    hosts_cache.clear()
+def cloud(admin_cloud):
+    """The in-memory Nova of the world's tenant, its cloud registered with a cloud admin's credentials."""
+    return memory_project(admin_cloud.tenant)
 
 
 def broken_group(world, cloud, name="web", policy="anti-affinity", hosts=("host1", "host1"), **rules):
@@ -241,16 +236,22 @@ def test_a_cold_move_that_finds_no_host_stops_with_the_migrations_words(world, a
     assert "No valid host" in last.stopped_because and "web-2" in last.stopped_because
 
 
-def test_a_worker_dying_before_nova_heard_of_the_move_sends_it_once(world, api, cloud):
-    group = broken_group(world, cloud)
-    assert ask(api, world.users.staff, group).status_code == 202
+def died_with_a_move_in_flight(group, cloud):
+    """The state a worker leaves when it dies just after writing down the move of web-2 (not yet
+    marked sent): the lease given up, the group in UPDATING. Returns web-2."""
     lease = intent.claim(ServerGroup.objects, group.pk, states={State.UPDATE_SCHEDULED})
     running = heal.running_heal(group)
-    # the in-flight move written, then the worker died before asking Nova
     server = [s for s in cloud.servers.values() if s.name == "web-2"][0]
     heal._write(running, lease, moving=server.id, moving_name="web-2", moving_from="host1", moving_kind="live",
                 moving_since=running.started, moving_sent=False, remaining=1, verdict="violated")  # fmt: skip
     ServerGroup.objects.filter(pk=group.pk).update(lease_owner="", state=State.UPDATING)
+    return server
+
+
+def test_a_worker_dying_before_nova_heard_of_the_move_sends_it_once(world, api, cloud):
+    group = broken_group(world, cloud)
+    assert ask(api, world.users.staff, group).status_code == 202
+    died_with_a_move_in_flight(group, cloud)  # written, then the worker died before asking Nova
     group = run_heal(group)
     assert group.placement_status == "satisfied" and len(cloud.moves) == 1
 
@@ -258,13 +259,8 @@ def test_a_worker_dying_before_nova_heard_of_the_move_sends_it_once(world, api, 
 def test_a_worker_dying_after_nova_accepted_the_move_never_moves_it_twice(world, api, cloud):
     group = broken_group(world, cloud)
     assert ask(api, world.users.staff, group).status_code == 202
-    lease = intent.claim(ServerGroup.objects, group.pk, states={State.UPDATE_SCHEDULED})
-    running = heal.running_heal(group)
-    server = [s for s in cloud.servers.values() if s.name == "web-2"][0]
-    heal._write(running, lease, moving=server.id, moving_name="web-2", moving_from="host1", moving_kind="live",
-                moving_since=running.started, moving_sent=False, remaining=1, verdict="violated")  # fmt: skip
+    server = died_with_a_move_in_flight(group, cloud)
     MemoryDriver(world.tenant.admin_access()).live_migrate_server(server.id)  # Nova did it; nobody wrote it down
-    ServerGroup.objects.filter(pk=group.pk).update(lease_owner="", state=State.UPDATING)
     group = run_heal(group)
     assert group.placement_status == "satisfied" and len(cloud.moves) == 1
     assert Heal.objects.get().moves_done == 1

@@ -12,7 +12,6 @@ real worker in the middle of a move.
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
@@ -23,8 +22,7 @@ from cohort.events.models import Event
 from cohort.openstack import reconcile, steps
 from cohort.openstack.models import Heal, Instance, ServerGroup
 from cohort.openstack.placement import hosts_cache
-from cohort.structure.models import ServiceSettings
-from tests.conftest import make_group, make_tenant
+from tests.conftest import lab_tenant, make_group
 from tests.hosts_lab import Running, lab_host
 from tests.workers import FAST_INTENT, kill_worker, real_broker, start_worker, stop_worker, wait_for
 
@@ -44,18 +42,8 @@ class Mend:
     def __init__(self, running, world):
         self.running = running
         self.lab = running.lab
-        self.access = self.lab.tenant(f"mend-{uuid.uuid4().hex[:10]}")
-        admin = self.lab.admin()
-        self.admin_access = admin
-        self.cloud = ServiceSettings.objects.create(
-            name=f"lab-{self.access.project_id}",
-            auth_url=self.lab.auth_url,
-            region=self.access.region,
-            credentials={**admin.credentials, "project_id": admin.project_id},
-        )
-        self.tenant = make_tenant("mend-tenant", world.web, self.cloud, backend_id=self.access.project_id)
-        self.tenant.credentials = dict(self.access.credentials)
-        self.tenant.save()
+        self.tenant, self.access, self.admin_access = lab_tenant(self.lab, world, "mend")
+        self.cloud = self.tenant.service_settings
         self.driver = OpenStackDriver(self.tenant.cloud_access())
         self.admin = running.admin
 

@@ -274,17 +274,6 @@ def test_the_words_name_hosts_as_asked():
     ]
 
 
-@pytest.fixture
-def admin_cloud(world):
-    """The world's cloud registered with a cloud admin's credentials (the memory cloud's `admin:` token)."""
-    world.cloud.credentials = {"token": "admin:admin"}
-    world.cloud.save()
-    world.tenant.refresh_from_db()
-    hosts_cache.clear()
-    yield world
-    hosts_cache.clear()
-
-
 def nova_group(world, name: str, policy: str, **rules):
     remote = MemoryDriver(world.tenant.cloud_access()).create_server_group(name=name, policy=policy, rules=rules)
     return make_group(world.tenant, name, policy=policy, rules=rules, backend_id=remote.id)

@@ -8,7 +8,6 @@ would, or onto a named host by the admin (a forced placement, which bypasses the
 Cohort learns of them by pulling.
 """
 
-import uuid
 from io import StringIO
 
 import pytest
@@ -19,8 +18,7 @@ from cohort.cloud.openstack import OpenStackDriver
 from cohort.openstack import reconcile
 from cohort.openstack.models import ServerGroup
 from cohort.openstack.placement import hosts_cache
-from cohort.structure.models import ServiceSettings
-from tests.conftest import make_group, make_tenant
+from tests.conftest import lab_tenant, make_group
 
 URL = "/api/openstack-server-groups/"
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
@@ -31,17 +29,7 @@ def nova(lab, world, settings):
     """The world's first tenant on the lab, in a cloud registered with the lab admin's credentials."""
     settings.CLOUD_DRIVER = "cohort.cloud.openstack.OpenStackDriver"
     hosts_cache.clear()
-    access = lab.tenant(f"place-{uuid.uuid4().hex[:10]}")
-    admin = lab.admin()
-    cloud = ServiceSettings.objects.create(
-        name=f"lab-{access.project_id}",
-        auth_url=lab.auth_url,
-        region=access.region,
-        credentials={**admin.credentials, "project_id": admin.project_id},
-    )
-    tenant = make_tenant("lab-tenant", world.web, cloud, backend_id=access.project_id)
-    tenant.credentials = dict(access.credentials)
-    tenant.save()
+    tenant, access, admin = lab_tenant(lab, world, "place")
     driver = OpenStackDriver(tenant.cloud_access())
 
     def boot(name, group, host=None):

@@ -9,7 +9,7 @@ from cohort.cloud import Forbidden
 from cohort.cloud.memory import MemoryDriver
 from cohort.openstack import reconcile
 from cohort.openstack.models import Instance
-from cohort.openstack.placement import hosts_cache, limited_room
+from cohort.openstack.placement import limited_room
 from tests.conftest import make_group, memory_project
 
 
@@ -29,16 +29,6 @@ from tests.conftest import make_group, memory_project
 )
 def test_limited_room(policy_room, member_quota, members, expected):
     assert limited_room(policy_room, member_quota, members) == expected
-
-
-@pytest.fixture
-def admin_cloud(world):
-    world.cloud.credentials = {"token": "admin:admin"}
-    world.cloud.save()
-    world.tenant.refresh_from_db()
-    hosts_cache.clear()
-    yield world
-    hosts_cache.clear()
 
 
 def test_a_member_quota_of_two_limits_the_room_and_a_third_boot_is_refused(admin_cloud, api):

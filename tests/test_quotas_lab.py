@@ -8,7 +8,6 @@ booted (`cohort lab-boot`). Tasks run eagerly once the request's transaction com
 
 from __future__ import annotations
 
-import uuid
 from io import StringIO
 
 import pytest
@@ -20,9 +19,8 @@ from cohort.core.states import State
 from cohort.openstack import reconcile
 from cohort.openstack.models import ServerGroup, Tenant
 from cohort.openstack.placement import hosts_cache
-from cohort.structure.models import ServiceSettings
 from tests.api.support import GROUPS, assert_error, tenant_path
-from tests.conftest import make_group, make_tenant
+from tests.conftest import lab_tenant, make_group
 
 MEMBERS_OVER_QUOTA = "Quota exceeded, too many servers in group"
 
@@ -32,17 +30,7 @@ def nova(lab, world, settings):
     """The world's first tenant on the lab: a project of its own, in a cloud registered with the admin."""
     settings.CLOUD_DRIVER = "cohort.cloud.openstack.OpenStackDriver"
     hosts_cache.clear()
-    access = lab.tenant(f"quota-{uuid.uuid4().hex[:10]}")
-    admin = lab.admin()
-    cloud = ServiceSettings.objects.create(
-        name=f"lab-{access.project_id}",
-        auth_url=lab.auth_url,
-        region=access.region,
-        credentials={**admin.credentials, "project_id": admin.project_id},
-    )
-    tenant = make_tenant("lab-tenant", world.web, cloud, backend_id=access.project_id)
-    tenant.credentials = dict(access.credentials)
-    tenant.save()
+    tenant, _, _ = lab_tenant(lab, world, "quota")
     yield tenant, OpenStackDriver(tenant.cloud_access())
     hosts_cache.clear()
 
