@@ -14,7 +14,7 @@ import pytest
 
 from cohort.cloud import Forbidden, Unreachable
 from cohort.cloud.memory import MemoryDriver
-from cohort.core import intent
+from cohort.core import claims, intent
 from cohort.core.states import State
 from cohort.events.models import Event
 from cohort.metrics.instruments import heal_duration, heal_moves
@@ -285,7 +285,9 @@ def test_moves_on_one_cloud_are_bounded(world, api, cloud, settings):
     second = broken_group(world, cloud, "second")
     for group in (first, second):
         assert ask(api, world.users.staff, group).status_code == 202
-    Heal.objects.filter(group=first).update(moving="elsewhere", moving_since=Heal.objects.get(group=first).started)
+    moving = Heal.objects.get(group=first)  # in the middle of a move: the cloud's one move slot is its own
+    Heal.objects.filter(pk=moving.pk).update(moving="elsewhere", moving_since=moving.started)
+    assert claims.take(claims.cloud_slots(world.tenant.service_settings_id, "move", 1)[0], f"heal-{moving.pk}", 60)
     ServerGroup.objects.filter(pk=second.pk).update(lease_owner="")
     steps.advance(second.pk)
     assert not any(m.migration.server_id in cloud.groups[second.backend_id].members for m in cloud.moves)

@@ -341,7 +341,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": EVENT_PRUNE_INTERVAL_SECONDS,
     },
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(HOME / "celerybeat-schedule")
+# Any number of `cohort beat` may run: one leads, under a lease in the database that it renews every
+# third of BEAT_LEASE_SECONDS; each job's period is claimed in the database before it is sent
+# (cohort.core.beat). Nothing is kept in a file.
+CELERY_BEAT_SCHEDULER = "cohort.core.beat:LeaderScheduler"
+BEAT_LEASE_SECONDS = float(env("COHORT_BEAT_LEASE", "30"))
 
 # --- Operations: health, metrics, request ids, logs (cohort.health, cohort.metrics, cohort.core.logs) ---
 # COHORT_LOG_FORMAT=json: one JSON object per line; anything else, plain text. Either way each line

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +28,8 @@ from django.conf import settings
 from django.db import connections, models
 from django.db.models import F, Q
 from django.utils import timezone
+
+from cohort.core import claims as claim_holds
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +75,17 @@ class Lease:
         return bool(self.model._default_manager.filter(pk=self.pk, **self.guard).update(lease_owner="", due_at=due))
 
 
-def claim(queryset: models.QuerySet, pk: int, *, states: Iterable[str]) -> Lease | None:
+def new_owner() -> str:
+    """A fresh lease token: one per attempt at a row's work."""
+    return uuid.uuid4().hex
+
+
+def claim(queryset: models.QuerySet, pk: int, *, states: Iterable[str], owner: str = "") -> Lease | None:
     """Take the lease on row `pk` of `queryset` if it is in one of `states` and nobody holds a live
-    lease on it. Returns None when the row is gone, settled, or held by another worker."""
+    lease on it. Returns None when the row is gone, settled, or held by another worker. `owner` is the
+    token to hold it with (a new one by default)."""
     now = timezone.now()
-    owner = uuid.uuid4().hex
+    owner = owner or new_owner()
     updated = (
         queryset.filter(pk=pk, state__in=list(states))
         .filter(Q(lease_owner="") | Q(due_at__lte=now) | Q(due_at__isnull=True))
@@ -90,9 +98,10 @@ def claim(queryset: models.QuerySet, pk: int, *, states: Iterable[str]) -> Lease
 
 
 @contextmanager
-def renewed(lease: Lease) -> Iterator[Lease]:
-    """Keep `lease` alive while the body runs: a thread pushes `due_at` ahead every third of a lease.
-    A process that dies stops renewing, so its lease runs out and the sweep hands the work on."""
+def renewed(lease: Lease, *, claims: Sequence[str] = ()) -> Iterator[Lease]:
+    """Keep `lease` alive while the body runs: a thread pushes `due_at` ahead every third of a lease,
+    and the hold on `claims` (`cohort.core.claims`, taken with the lease's token) with it. A process
+    that dies stops renewing, so its lease runs out and the sweep hands the work on."""
     stop = threading.Event()
     interval = settings.LEASE_SECONDS / 3
 
@@ -100,6 +109,8 @@ def renewed(lease: Lease) -> Iterator[Lease]:
         try:
             while not stop.wait(interval):
                 due = timezone.now() + _lease_length()
+                if claims:
+                    claim_holds.renew(claims, lease.owner, settings.LEASE_SECONDS)
                 if not lease.model._default_manager.filter(pk=lease.pk, **lease.guard).update(due_at=due):
                     return  # settled, gone, or taken over: nothing left to renew
         except Exception:  # the database went away; the lease will simply run out

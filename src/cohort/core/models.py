@@ -85,3 +85,27 @@ class SignInLink(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in link of {self.user} ({self.digest[:8]}…)"
+
+
+class Claim(models.Model):
+    """Something one process may hold at a time, until `until` unless renewed: the beat's leadership,
+    one slot of a cloud's steps. Written only by `cohort.core.claims`, with conditional UPDATEs."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True, default="")
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'free'}"
+
+
+class PeriodicRun(models.Model):
+    """The last period (a count of the job's intervals since the epoch) for which a periodic job was
+    sent, so that no period is sent twice (`cohort.core.claims.claim_period`)."""
+
+    job = models.CharField(max_length=100, primary_key=True)
+    period = models.BigIntegerField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.job}: period {self.period}"

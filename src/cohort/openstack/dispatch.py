@@ -4,17 +4,20 @@ A service that leaves a group in a transitional state calls `start_after_commit`
 transaction commits, a message asks a worker to advance the group. The message is only the fast
 path (see `cohort.core.intent`). `sweep` runs in every worker every `SWEEP_INTERVAL_SECONDS`: it
 dispatches again each group whose work is due and not held by a live lease, so a message the broker
-lost, a worker killed mid-step, or a broker that was down when the write committed costs seconds.
+lost, a worker killed mid-step, or a broker that was down when the write committed costs seconds. It
+passes over a cloud whose every step slot is held (`cohort.core.claims`): the step that frees one
+sends that cloud's next due group itself, so a hung cloud's backlog costs no messages.
 """
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cohort.core import intent
+from cohort.core import claims, intent
 from cohort.core.states import TRANSITIONAL
 from cohort.openstack import tasks
 from cohort.openstack.models import ServerGroup, Tenant
@@ -44,8 +47,10 @@ def pull_quotas_after_commit(tenant: Tenant) -> None:
 def sweep() -> int:
     """Dispatch every group whose work is due and unheld; returns how many were sent."""
     now = timezone.now()
+    full = claims.full_clouds("step", settings.CLOUD_CONCURRENCY)  # their next step is sent as a slot frees
     candidates = list(
         intent.due(ServerGroup.objects, states=TRANSITIONAL, now=now)
+        .exclude(tenant__service_settings_id__in=full)
         .order_by("due_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )

@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cohort.cloud import CloudDriver, CloudError, NotFound, RemoteServer, Unreachable
-from cohort.core import intent
+from cohort.core import claims, intent
 from cohort.core.batches import chunks
 from cohort.core.errors import Conflict
 from cohort.core.states import InvalidState, State, move
@@ -246,7 +246,7 @@ def _step(group: ServerGroup, heal: Heal, lease: intent.Lease) -> None:
         why = "gone" if server is None else f"{server.status} on {server.host or 'no host'}"
         _finish(group, heal, lease, f"{step.member.called} changed since the plan was made ({why}): ask again.")
         return
-    if _cloud_is_moving(group):
+    if not _hold_move_slot(group, heal):  # the cloud runs HEAL_CONCURRENCY moves of other groups
         lease.release(retry_in=BUSY_CLOUD_SECONDS)
         return
     target = facts.names.get(step.to_host_id) if step.to_host_id else None
@@ -295,6 +295,7 @@ def _follow(group: ServerGroup, heal: Heal, admin: CloudDriver, lease: intent.Le
             _record_move(group, heal, outcome="failed", to="", message=message)
             _finish(group, heal, lease, message)
             return False
+        _hold_move_slot(group, heal)  # still its own: pushed ahead while the move runs
         lease.release(retry_in=POLL_SECONDS)
         return False
     if (server.host or server.host_id) not in ("", heal.moving_from):
@@ -359,11 +360,21 @@ def _write_members(group: ServerGroup, members, servers: dict) -> None:
     refresh_placement([group])
 
 
-def _cloud_is_moving(group: ServerGroup) -> bool:
-    """Whether the group's cloud already has `HEAL_CONCURRENCY` moves in flight (other groups')."""
-    cloud = group.tenant.service_settings_id
-    running = Heal.objects.filter(finished__isnull=True, group__tenant__service_settings_id=cloud).exclude(moving="")
-    return running.exclude(group=group).count() >= settings.HEAL_CONCURRENCY
+def _move_slots(group: ServerGroup) -> list[str]:
+    return claims.cloud_slots(group.tenant.service_settings_id, "move", settings.HEAL_CONCURRENCY)
+
+
+def _hold_move_slot(group: ServerGroup, heal: Heal) -> bool:
+    """Take (or keep) one of the cloud's `HEAL_CONCURRENCY` move slots for `heal`: held by the heal,
+    not by a worker, from before the move is sent until it is over (a worker that dies meanwhile leaves
+    it to the next, which follows the same move). A heal nobody follows any more (every worker gone)
+    frees it after the move's timeout."""
+    seconds = settings.HEAL_MOVE_TIMEOUT_SECONDS + 2 * settings.LEASE_SECONDS
+    return claims.take_one_of(_move_slots(group), f"heal-{heal.pk}", seconds) is not None
+
+
+def _free_move_slot(group: ServerGroup, heal: Heal) -> None:
+    claims.release(_move_slots(group), f"heal-{heal.pk}")
 
 
 def _write(heal: Heal, lease: intent.Lease, **fields) -> bool:
@@ -407,6 +418,7 @@ def _record_move(group: ServerGroup, heal: Heal, *, outcome: str, to: str, messa
     heal.moves, heal.moves_done = [*heal.moves, entry], done
     heal.moving = heal.moving_name = heal.moving_from = heal.moving_kind = ""
     heal.moving_since, heal.moving_sent = None, False
+    _free_move_slot(group, heal)
     heal_moves.labels(outcome).inc()
 
 
@@ -435,6 +447,7 @@ def _finish(group: ServerGroup, heal: Heal, lease: intent.Lease, why: str, trace
                 )
     except InvalidState:
         return  # settled by staff meanwhile, or another worker took over
+    _free_move_slot(group, heal)
     if trace:
         logger.error("server group %s: heal stopped: %s\n%s", group.pk, why, trace)
     heal_duration.labels("stopped" if why else "succeeded").observe((now - heal.started).total_seconds())

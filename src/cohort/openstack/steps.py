@@ -21,11 +21,10 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from cohort.cloud import CloudDriver, CloudError, Forbidden, NotFound, RemoteServerGroup, Unreachable
-from cohort.core import intent
+from cohort.core import claims, intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
 from cohort.events.services import event_record
 from cohort.events.types import EventType
@@ -37,51 +36,78 @@ from cohort.openstack.quotas import refresh_quotas_quietly
 logger = logging.getLogger(__name__)
 
 
-def advance(group_id: int) -> None:
-    """Run the pending step of group `group_id`, unless another worker holds it or it has none."""
-    if _cloud_is_busy(group_id):
-        logger.info("server group %s: its cloud already runs %d steps; the sweep will retry",
+def advance(group_id: int) -> int | None:
+    """Run the pending step of group `group_id`, unless another worker holds it, it has none, or its
+    cloud already runs `CLOUD_CONCURRENCY` steps (then it is due, and the step that frees a slot sends
+    it again). Returns, after a step ran, the cloud's group whose work is due the longest, to be
+    advanced next; else None."""
+    cloud_id = ServerGroup.objects.filter(pk=group_id).values_list("tenant__service_settings_id", flat=True).first()
+    if cloud_id is None:
+        return None
+    # A slot of the cloud's, then the row's lease, both held with one token and renewed together: a
+    # worker that dies frees both when the lease runs out.
+    owner = intent.new_owner()
+    slots = claims.cloud_slots(cloud_id, "step", settings.CLOUD_CONCURRENCY)
+    slot = claims.take_one_of(slots, owner, settings.LEASE_SECONDS)
+    if slot is None:  # due now, for the step that frees a slot (the sweep passes over a full cloud)
+        ServerGroup.objects.filter(pk=group_id, attempts=0, due_at__gt=timezone.now()).update(due_at=timezone.now())
+        logger.info("server group %s: its cloud already runs %d steps; it waits for one of them",
                     group_id, settings.CLOUD_CONCURRENCY)  # fmt: skip
+        return None
+    try:
+        lease = intent.claim(ServerGroup.objects, group_id, states=TRANSITIONAL, owner=owner)
+        if lease is None:
+            return None
+        with intent.renewed(lease, claims=[slot]):
+            _run_step(group_id, lease)
+    finally:
+        claims.release([slot], owner)
+    return next_waiting(cloud_id)
+
+
+def next_waiting(cloud_id: int) -> int | None:
+    """The group of cloud `cloud_id` whose work is due the longest (a full cloud turned it away, its
+    message was lost, its worker died), as the sweep would find it; None when none is due."""
+    due = intent.due(ServerGroup.objects, states=TRANSITIONAL).filter(tenant__service_settings_id=cloud_id)
+    return due.order_by("due_at").values_list("pk", flat=True).first()
+
+
+def _run_step(group_id: int, lease: intent.Lease) -> None:
+    # The step's events name the tenant's project and customer: read with the row, not one by one.
+    group = (
+        ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
+        .filter(pk=group_id)
+        .first()
+    )
+    if group is None:
         return
-    lease = intent.claim(ServerGroup.objects, group_id, states=TRANSITIONAL)
-    if lease is None:
-        return
-    with intent.renewed(lease):
-        # The step's events name the tenant's project and customer: read with the row, not one by one.
-        group = (
-            ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
-            .filter(pk=group_id)
-            .first()
-        )
-        if group is None:
+    if group.state in (State.UPDATE_SCHEDULED, State.UPDATING):  # a heal is the group's update while it runs
+        running = heal.running_heal(group)
+        if running is not None:
+            heal.advance_heal(group, running, lease)
             return
-        if group.state in (State.UPDATE_SCHEDULED, State.UPDATING):  # a heal is the group's update while it runs
-            running = heal.running_heal(group)
-            if running is not None:
-                heal.advance_heal(group, running, lease)
-                return
-        step = STEPS[State(group.state)]
-        if group.state in INTERRUPTED:
-            _record_resumed(group, lease)
-        logger.info("server group %s: %s (%s, attempt %d)", group_id, step.__name__, group.state, lease.attempt)
-        try:
-            step(group, lease)
-        except (Unreachable, SoftTimeLimitExceeded) as error:
-            message = error.message if isinstance(error, CloudError) else "The cloud did not answer in time."
-            if step is not delete:  # the create may reach Nova yet, after a retry made another
-                _open_stray_window(group_id)
-            if lease.attempt < settings.STEP_ATTEMPTS:
-                delay = intent.backoff(lease.attempt)
-                logger.warning("server group %s: %s failed (%s); attempt %d of %d again in %.0f s", group_id,
-                               step.__name__, message, lease.attempt, settings.STEP_ATTEMPTS, delay)  # fmt: skip
-                lease.release(retry_in=delay)
-            else:
-                _fail(group, lease, message)
-        except CloudError as error:
-            _fail(group, lease, error.message)
-        except Exception as error:
-            logger.exception("server group %s: %s failed", group_id, step.__name__)
-            _fail(group, lease, f"{type(error).__name__}: {error}", traceback.format_exc())
+    step = STEPS[State(group.state)]
+    if group.state in INTERRUPTED:
+        _record_resumed(group, lease)
+    logger.info("server group %s: %s (%s, attempt %d)", group_id, step.__name__, group.state, lease.attempt)
+    try:
+        step(group, lease)
+    except (Unreachable, SoftTimeLimitExceeded) as error:
+        message = error.message if isinstance(error, CloudError) else "The cloud did not answer in time."
+        if step is not delete:  # the create may reach Nova yet, after a retry made another
+            _open_stray_window(group_id)
+        if lease.attempt < settings.STEP_ATTEMPTS:
+            delay = intent.backoff(lease.attempt)
+            logger.warning("server group %s: %s failed (%s); attempt %d of %d again in %.0f s", group_id,
+                           step.__name__, message, lease.attempt, settings.STEP_ATTEMPTS, delay)  # fmt: skip
+            lease.release(retry_in=delay)
+        else:
+            _fail(group, lease, message)
+    except CloudError as error:
+        _fail(group, lease, error.message)
+    except Exception as error:
+        logger.exception("server group %s: %s failed", group_id, step.__name__)
+        _fail(group, lease, f"{type(error).__name__}: {error}", traceback.format_exc())
 
 
 def create(group: ServerGroup, lease: intent.Lease) -> None:
@@ -277,12 +303,3 @@ _STEP_NAMES = {
     EventType.RESOURCE_UPDATE_FAILED: "policy replacement",
     EventType.RESOURCE_DELETION_FAILED: "deletion",
 }
-
-
-def _cloud_is_busy(group_id: int) -> bool:
-    """Whether the group's cloud already runs `CLOUD_CONCURRENCY` steps, so that one slow or hung
-    cloud cannot take every worker from the others. A soft limit: two workers that check at the same
-    moment may both go ahead."""
-    cloud = ServerGroup.objects.filter(pk=group_id).values("tenant__service_settings_id")[:1]
-    running = ServerGroup.objects.filter(tenant__service_settings_id=Subquery(cloud), due_at__gt=timezone.now())
-    return running.exclude(lease_owner="").count() >= settings.CLOUD_CONCURRENCY  # one query, on a step's path

@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def advance_server_group(group_id: int) -> None:
-    steps.advance(group_id)
+    waiting = steps.advance(group_id)
+    if waiting is not None:  # a group of the same cloud that a busy cloud turned away: its turn now
+        advance_server_group.delay(waiting)
 
 
 @shared_task

@@ -220,7 +220,7 @@ class Command(BaseCommand):
         worker = [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
                   "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER),
                   "--loglevel", "INFO", "--without-gossip", "--without-mingle"]  # fmt: skip
-        beat = [*celery, "beat", "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
+        beat = [*celery, "beat", "--loglevel", "INFO"]
         Supervisor(
             [
                 Child("web", web, output=output),
