@@ -73,7 +73,8 @@ def test_two_beats_send_each_period_once_and_the_survivor_takes_over(tmp_path, w
             assert pulled is not None, "the reconciliation pulled the tenant"
             kill_worker(beats[dead])
             killed_at = time.monotonic()
-            successor = wait_for(lambda: claims.holder_of(beat.LEADER).replace(leader, ""), "the other to lead", 4 * LEASE)
+            other = lambda: claims.holder_of(beat.LEADER).replace(leader, "")  # noqa: E731
+            successor = wait_for(other, "the other beat to lead", 4 * LEASE)
             took_over = time.monotonic() - killed_at
             print(f"the standby led {took_over:.1f} s after the leader was killed (lease {LEASE} s)")
             assert took_over <= 2 * LEASE
