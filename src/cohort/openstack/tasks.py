@@ -21,8 +21,11 @@ logger = logging.getLogger(__name__)
 @shared_task
 def advance_server_group(group_id: int) -> None:
     waiting = steps.advance(group_id)
-    if waiting is not None:  # a group of the same cloud that a busy cloud turned away: its turn now
-        advance_server_group.delay(waiting)
+    if waiting is not None:  # the cloud's group due the longest (a full cloud turned it away): its turn now
+        try:
+            advance_server_group.delay(waiting)
+        except Exception as error:  # the broker is away: the group is due, and the sweep sends it
+            logger.warning("could not send server group %s its turn: %s", waiting, error)
 
 
 @shared_task
