@@ -327,6 +327,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # `cohort.celery` applies Django's own rule around each task instead: CONN_MAX_AGE and the health check.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# On a lost broker connection Celery 5 cancels running late-acknowledged tasks only if this is set, and
+# otherwise logs a long deprecation warning at every loss. No Cohort task acknowledges late, so this
+# cancels nothing: it keeps a worker's log of a broker outage to the lines that say what happened.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Every task is bounded: past the soft limit the step gives up (and is retried later), past the hard
 # limit the worker process running it is killed and replaced.
 CELERY_TASK_TIME_LIMIT = int(env("COHORT_TASK_TIME_LIMIT", "180"))
