@@ -301,9 +301,10 @@ STRAY_WINDOW_SECONDS = float(env("COHORT_STRAY_WINDOW", "3600"))
 # Celery. The embedded default uses a file-system transport (kombu's, made safe for concurrent
 # readers by cohort.core.filesystem_broker): no broker server, and it works across processes.
 BROKER_DIR = HOME / "broker"
+BROKER_SOCKET_TIMEOUT = 4.0  # seconds; Celery's own connection timeout (broker_connection_timeout)
 CELERY_BROKER_URL = env("COHORT_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
@@ -311,9 +312,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
         "polling_interval": 0.2,
     }
-    if CELERY_BROKER_URL.startswith("filesystem")
-    else {}
-)
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # redis-py waits for an answer without end unless told: a Redis that accepts connections and never
+    # answers would hold a publish, and so the POST that sends it, for ever. (RabbitMQ's client gives up
+    # after Celery's connection timeout, 4 s, on its own.)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_ALWAYS_EAGER = env_bool("COHORT_TASKS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
