@@ -1,6 +1,6 @@
 """Benchmark: how long a created server group takes to show `OK`, next to Nova's own create call.
 
-    .venv/bin/python bench/create_latency.py [--samples 20] [--broker redis://127.0.0.1:6379/14]
+    .venv/bin/python bench/create_latency.py [--samples 20] [--broker redis://127.0.0.1:6379/14 | amqp://...]
     .venv/bin/python bench/create_latency.py --api URL/api --token TOKEN --tenant UUID [--clouds-yaml FILE]
 
 Starts `cohort serve` with the lab (a real Keystone and Nova on 127.0.0.1) on a free port, with a fresh
@@ -22,6 +22,7 @@ Nothing here asserts a figure: it is a measurement for the README, not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -252,11 +253,18 @@ def main() -> None:
     env = {"PYTHONPATH": str(ROOT / "src"), "COHORT_LOG_LEVEL": "INFO"}
     if args.broker:
         env["COHORT_BROKER_URL"] = args.broker
-    broker = "Redis" if args.broker.startswith("redis") else (args.broker or "file-system broker")
+    names = {"redis": "Redis", "amqp": "RabbitMQ", "pyamqp": "RabbitMQ"}
+    broker = names.get(args.broker.partition(":")[0], args.broker or "file-system broker")
+    # the run's messages only: whatever an earlier run left on the broker is dropped
     if args.broker.startswith("redis"):
-        import redis  # the run's messages only: whatever an earlier run left in the database is dropped
+        import redis
 
         redis.Redis.from_url(args.broker).flushdb()
+    elif broker == "RabbitMQ":
+        from kombu import Connection
+
+        with Connection(args.broker) as connection, contextlib.suppress(*connection.channel_errors):
+            connection.default_channel.queue_purge("celery")  # Celery's default queue, if it exists yet
     with tempfile.TemporaryDirectory(prefix="cohort-latency-") as home:
         serve = Serve.start(Path(home), lab=not args.memory, env=env)
         try:

@@ -70,8 +70,10 @@ def test_a_failed_pull_keeps_the_last_successful_one(world, client, working_brok
     assert world.tenant.pulled_at == pulled_at and world.tenant.error_message == "the cloud did not answer"
 
 
-def test_ready_is_503_when_the_broker_is_unreachable(db, client, settings):
-    settings.CELERY_BROKER_URL = "redis://:secret@127.0.0.1:1/0"
+@pytest.mark.parametrize("url", ["redis://:secret@127.0.0.1:1/0", "amqp://cohort:secret@127.0.0.1:1/cohort"])
+def test_ready_is_503_when_the_broker_is_unreachable(db, client, settings, url):
+    """Redis and RabbitMQ alike; both up and cut on a running web: tests/test_faults.py, through a relay."""
+    settings.CELERY_BROKER_URL = url
     response = client.get("/health/ready")
     assert response.status_code == 503
     body = response.json()

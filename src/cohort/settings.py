@@ -301,9 +301,10 @@ STRAY_WINDOW_SECONDS = float(env("COHORT_STRAY_WINDOW", "3600"))
 # Celery. The embedded default uses a file-system transport (kombu's, made safe for concurrent
 # readers by cohort.core.filesystem_broker): no broker server, and it works across processes.
 BROKER_DIR = HOME / "broker"
+BROKER_SOCKET_TIMEOUT = 4.0  # seconds; Celery's own connection timeout (broker_connection_timeout)
 CELERY_BROKER_URL = env("COHORT_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
@@ -311,9 +312,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
         "polling_interval": 0.2,
     }
-    if CELERY_BROKER_URL.startswith("filesystem")
-    else {}
-)
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # redis-py waits for an answer without end unless told: a Redis that accepts connections and never
+    # answers would hold a publish, and so the POST that sends it, for ever. (RabbitMQ's client gives up
+    # after Celery's connection timeout, 4 s, on its own.)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_ALWAYS_EAGER = env_bool("COHORT_TASKS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -327,6 +335,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # `cohort.celery` applies Django's own rule around each task instead: CONN_MAX_AGE and the health check.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# On a lost broker connection Celery 5 cancels running late-acknowledged tasks only if this is set, and
+# otherwise logs a long deprecation warning at every loss. No Cohort task acknowledges late, so this
+# cancels nothing: it keeps a worker's log of a broker outage to the lines that say what happened.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Every task is bounded: past the soft limit the step gives up (and is retried later), past the hard
 # limit the worker process running it is killed and replaced.
 CELERY_TASK_TIME_LIMIT = int(env("COHORT_TASK_TIME_LIMIT", "180"))

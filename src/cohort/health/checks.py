@@ -38,8 +38,13 @@ def broker() -> dict:
 
     from cohort.celery import app
 
+    url = settings.CELERY_BROKER_URL
+    # Bounded whether the broker refuses or never answers: py-amqp's connect (and handshake) timeout,
+    # redis-py's socket timeouts (without them it waits for ever, and so would the probe's web process).
+    timeouts = {"socket_timeout": BROKER_TIMEOUT_SECONDS, "socket_connect_timeout": BROKER_TIMEOUT_SECONDS}
+    options = timeouts if url.startswith(("redis://", "rediss://")) else {}
     try:
-        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        with app.connection_for_write(url, connect_timeout=BROKER_TIMEOUT_SECONDS, transport_options=options) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
             conn.default_channel  # noqa: B018 (opening a channel is what talks to the server)
         return {"status": "ok"}
