@@ -97,6 +97,19 @@ def test_the_sweep_runs_every_kind_of_due_work_and_leaves_the_rest(world):
     assert dispatch.sweep() == 0
 
 
+def test_a_sweep_that_meets_a_broker_that_is_away_leaves_its_rows_due(world, monkeypatch):
+    groups = [pending(world.tenant, f"due-{n}") for n in range(3)]
+
+    def broker_away(pk):
+        raise ConnectionError("the broker is away")
+
+    monkeypatch.setattr(dispatch.tasks.advance_server_group, "delay", broker_away)
+    assert dispatch.sweep() == 0
+    assert all(reload(group).due_at <= timezone.now() for group in groups)  # the next sweep sends them
+    monkeypatch.undo()
+    assert dispatch.sweep() == 3
+
+
 def test_two_sweepers_never_both_dispatch_a_row(world):
     group = pending(world.tenant, "a")
     now = timezone.now()

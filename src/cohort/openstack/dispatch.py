@@ -55,12 +55,14 @@ def sweep() -> int:
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     sent = 0
-    for pk in intent.mark_dispatched(ServerGroup.objects, candidates, now=now):
+    won = intent.mark_dispatched(ServerGroup.objects, candidates, now=now)
+    for index, pk in enumerate(won):
         try:
             tasks.advance_server_group.delay(pk)
             sent += 1
-        except Exception as error:  # the broker is down: the row stays due and the next sweep tries again
+        except Exception as error:  # the broker is down: what was not sent is due again for the next sweep
             logger.warning("could not dispatch server group %s: %s", pk, error)
+            ServerGroup.objects.filter(pk__in=won[index:], lease_owner="", due_at__gt=now).update(due_at=now)
             break
     if sent:
         logger.info("sweep dispatched %d server group(s) again", sent)
