@@ -179,7 +179,8 @@ def report(a: list[float], b: list[float], load: tuple[str, str], concurrency: d
         row("B: hung, refusing, 5,000-group pull, reconcile", b),
         "| ratio B / A | | " + " | ".join(f"**{ratio:.2f}x**" for ratio in ratios) + " |",
         "",
-        f"worker: {concurrency['workers']} pool processes, prefetch multiplier {concurrency['prefetch']}, "
+        f"workers: {concurrency['workers']} pool processes for the steps, {concurrency['pulls']} for the pulls, "
+        f"prefetch multiplier {concurrency['prefetch']}, "
         f"COHORT_CLOUD_CONCURRENCY={concurrency['cloud']}; load average (1, 5, 15 min) at the start "
         f"{load[0]}, at the end {load[1]}",
     ]
@@ -215,11 +216,12 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # settings.LOGGING logs every request at INFO
     from django.conf import settings
 
-    from cohort.embedded.management.commands.serve import WORKER_CONCURRENCY, WORKER_PREFETCH_MULTIPLIER
+    from cohort.embedded.management.commands import serve as serve_command
 
     concurrency = {
-        "workers": WORKER_CONCURRENCY,
-        "prefetch": WORKER_PREFETCH_MULTIPLIER,
+        "workers": serve_command.WORKER_CONCURRENCY,
+        "pulls": serve_command.PULL_WORKER_CONCURRENCY,
+        "prefetch": serve_command.WORKER_PREFETCH_MULTIPLIER,
         "cloud": settings.CLOUD_CONCURRENCY,
     }
     big_lab, big = start_big_lab(args.big_lab, args.groups)
