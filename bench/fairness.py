@@ -1,10 +1,12 @@
 """Benchmark: creates on a healthy cloud while other clouds misbehave (issue 20, fair to every cloud).
 
     .venv/bin/python bench/fairness.py [--seconds 60] [--groups 5000] [--big-lab DIR] [--broker URL]
+    COHORT_DATABASE_URL=postgres://... .venv/bin/python bench/fairness.py --database NAME --broker redis://...
 
-Starts `cohort serve` with the lab (a fresh COHORT_HOME, a free port on 127.0.0.1, the worker as serve
-runs it: its pool size, prefetch and `COHORT_CLOUD_CONCURRENCY` left at their defaults) and registers
-three more clouds next to the lab's demo cloud, each with a tenant of the demo project:
+Starts `cohort serve` with the lab (a fresh COHORT_HOME and SQLite database, or with COHORT_DATABASE_URL
+the PostgreSQL database `--database` on that server, dropped and made again; a free port on 127.0.0.1;
+the workers as serve runs them: pool sizes, prefetch and `COHORT_CLOUD_CONCURRENCY` left at their
+defaults) and registers three more clouds next to the lab's demo cloud, each with a tenant of the demo project:
 
 - hung: a Keystone that accepts connections and never answers (`tests/silent_cloud.py`), so every
   step or pull against it waits out `COHORT_CLOUD_TIMEOUT`;
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import json
 import logging
 import math
 import os
@@ -48,6 +51,7 @@ from tests.refusing_keystone import Refuses401  # noqa: E402
 from tests.silent_cloud import Silent  # noqa: E402
 
 from bench.create_latency import create_to_ok, tree  # noqa: E402
+from bench.fresh_database import fresh_database  # noqa: E402
 from bench.mixed_load import Serve  # noqa: E402
 
 BIG_TENANT = "fairness-big"
@@ -111,12 +115,18 @@ def register_clouds(demo_tenant: str, hung_url: str, refusing_url: str, big) -> 
     return tenants
 
 
-def phase(http: httpx.Client, tenant: str, seconds: float, pause: float, poll: float, label: str) -> list[float]:
-    """Create-to-OK of one create after another in `tenant` for `seconds`."""
+def phase(
+    http: httpx.Client, tenant: str, seconds: float, pause: float, poll: float, label: str, kept: list | None = None
+) -> list[float]:
+    """Create-to-OK of one create after another in `tenant` for `seconds`; each (start, seconds) is
+    also appended to `kept`."""
     samples: list[float] = []
     until = time.monotonic() + seconds
     while time.monotonic() < until:
-        samples.append(create_to_ok(http, tenant, f"{label}-{len(samples)}-{time.time_ns()}", poll)["ok"])
+        sample = create_to_ok(http, tenant, f"{label}-{len(samples)}-{time.time_ns()}", poll)
+        samples.append(sample["ok"])
+        if kept is not None:
+            kept.append((label, sample["wall"], sample["ok"]))
         time.sleep(pause)
     return samples
 
@@ -197,7 +207,11 @@ def main() -> None:
     parser.add_argument("--hung-creates", type=int, default=6, help="creates sent to the hung cloud in phase B")
     parser.add_argument("--reconcile-every", type=float, default=15.0)
     parser.add_argument("--broker", default="", help="COHORT_BROKER_URL for serve (default: the file-system broker)")
+    parser.add_argument(
+        "--database", default="cohort_bench_fairness", help="with COHORT_DATABASE_URL: the database to (re)build"
+    )
     parser.add_argument("--log", type=Path, help="write serve's output to this file")
+    parser.add_argument("--samples", type=Path, help="write every sample (phase, start, seconds) to this JSON file")
     args = parser.parse_args()
     poll = args.poll_ms / 1000
 
@@ -209,11 +223,11 @@ def main() -> None:
             import redis  # the run's messages only
 
             redis.Redis.from_url(args.broker).flushdb()
-    os.environ.update(env, COHORT_HOME=str(home), DJANGO_SETTINGS_MODULE="cohort.settings")
-    import django
-
-    django.setup()
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # settings.LOGGING logs every request at INFO
+    os.environ.update({key: value for key, value in env.items() if key != "COHORT_LOG_LEVEL"}, COHORT_HOME=str(home))
+    fresh_database(args.database)  # SQLite under `home`, or `--database` on COHORT_DATABASE_URL's server
+    if "COHORT_DATABASE_URL" in os.environ:
+        env["COHORT_DATABASE_URL"] = os.environ["COHORT_DATABASE_URL"]
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from django.conf import settings
 
     from cohort.embedded.management.commands import serve as serve_command
@@ -228,7 +242,7 @@ def main() -> None:
     hung = Silent()
     refusing = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuses401)
     threading.Thread(target=refusing.serve_forever, daemon=True).start()
-    serve = None
+    serve, kept = None, []
     try:
         serve = Serve.start(home, lab=True, env=env)
         tenants = register_clouds(serve.tenant, hung.auth_url, f"http://127.0.0.1:{refusing.server_port}/v3", big)
@@ -236,12 +250,12 @@ def main() -> None:
         with httpx.Client(base_url=serve.api, headers=serve.headers, timeout=60) as http_client:
             phase(http_client, serve.tenant, 3, args.pause, poll, "warm-up")  # each pool process logs in
             log(f"phase A: {args.seconds:.0f} s of creates, the other clouds idle")
-            a = phase(http_client, serve.tenant, args.seconds, args.pause, poll, "fair-a")
+            a = phase(http_client, serve.tenant, args.seconds, args.pause, poll, "fair-a", kept)
             log(f"phase B: {args.seconds:.0f} s of creates, the other clouds misbehaving")
             trouble = Misbehaviour(http_client, tenants, args.hung_creates, args.reconcile_every)
             trouble.start()
             try:
-                b = phase(http_client, serve.tenant, args.seconds, args.pause, poll, "fair-b")
+                b = phase(http_client, serve.tenant, args.seconds, args.pause, poll, "fair-b", kept)
             finally:
                 trouble.stop()
             load_end = " ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -251,6 +265,8 @@ def main() -> None:
             serve.stop()
             if args.log:
                 args.log.write_text(serve.output())
+            if args.samples:
+                args.samples.write_text(json.dumps(kept))
         hung.close()
         refusing.shutdown()
         big_lab.stop()
