@@ -6,8 +6,11 @@ accepts connections and never answers (`tests/silent_cloud.py`), so that each st
 its worker for the whole `COHORT_CLOUD_TIMEOUT`. More creates are queued to the hung cloud than the
 worker has processes; then creates on the lab must all reach OK long before the hung ones could
 time out. Without the per-cloud limit (`COHORT_CLOUD_CONCURRENCY` huge) every process waits on the
-hung cloud and the lab's creates wait with them: the bound fails. `bench/fairness.py` measures the
-same, and more, as figures.
+hung cloud and the lab's creates wait with them: the bound fails. It fails too, now and then, while
+the limit is a soft check (a count, then the claim): three processes that take the hung cloud's
+first creates within milliseconds of each other all count fewer than the limit and all hang (2 runs
+of 9 here); the hard per-cloud claim of issue 20 is what makes it hold every time. `bench/fairness.py`
+measures the same, and more, as figures.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ def rig(lab, tmp_path, transactional_db):
         env = {
             **server_environment(tmp_path, broker_env["COHORT_DATABASE_URL"]),
             **FAST_INTENT,
+            # A lease that outlives a renewal late by seconds on a loaded machine: a hung step whose lease
+            # ran out no longer counts against its cloud's limit, and another process would take its place.
+            "COHORT_LEASE": "10",
             "COHORT_BROKER_URL": broker_env["COHORT_BROKER_URL"],
             "COHORT_CLOUD_DRIVER": OPENSTACK_DRIVER,
             "COHORT_CLOUD_TIMEOUT": str(HUNG_FOR),
@@ -91,6 +97,11 @@ def test_a_hung_cloud_does_not_stop_another_clouds_creates(rig, silent, lab, wor
     took = time.monotonic() - started
     states = dict(ServerGroup.objects.filter(uuid__in=served).values_list("name", "state"))
     print(f"the lab's creates: {states} after {took:.1f} s")
-    assert all(state == State.OK for state in states.values()), f"not all OK within {SERVED_WITHIN} s: {states}"
-    still_hung = ServerGroup.objects.filter(uuid__in=hung, state__in=(State.CREATION_SCHEDULED, State.CREATING))
-    assert still_hung.count() == HUNG_CREATES, "the hung cloud must have been hung throughout"
+    # On failure, how many of the hung cloud's steps held a lease: more than COHORT_CLOUD_CONCURRENCY
+    # means the limit let too many through.
+    hung_states = list(ServerGroup.objects.filter(uuid__in=hung).values_list("state", "lease_owner", "error_message"))
+    assert all(state == State.OK for state in states.values()), (
+        f"not all OK within {SERVED_WITHIN} s: {states}; the hung cloud's: {hung_states}"
+    )
+    waiting = [state for state, _, _ in hung_states if state in (State.CREATION_SCHEDULED, State.CREATING)]
+    assert len(waiting) == HUNG_CREATES, f"the hung cloud must have been hung throughout: {hung_states}"
