@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -270,6 +271,7 @@ def main() -> None:
         hung.close()
         refusing.shutdown()
         big_lab.stop()
+        shutil.rmtree(home, ignore_errors=True)  # serve's home and its lab's state
     print()
     print(report(a, b, (load_start, load_end), concurrency))
     print(f"\nsent in phase B: {trouble.sent}; the other clouds' records at the end: {states}")
