@@ -80,8 +80,8 @@ class Rig:
         except httpx.TransportError:
             return False
 
-    def start_worker(self) -> None:
-        self.worker = start_worker(self.env, driver=OPENSTACK_DRIVER, concurrency=2)
+    def start_worker(self, concurrency: int = 2) -> None:
+        self.worker = start_worker(self.env, driver=OPENSTACK_DRIVER, concurrency=concurrency)
 
     def stop(self) -> None:
         for process in (self.worker, self.web):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 env = os.environ.get
 
@@ -339,6 +340,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # otherwise logs a long deprecation warning at every loss. No Cohort task acknowledges late, so this
 # cancels nothing: it keeps a worker's log of a broker outage to the lines that say what happened.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Two queues: the lifecycle steps (creates, updates, deletes) on the default one, and reconciliation
+# (tenant and group pulls, the periodic round) on `pulls`. A worker started without `-Q` takes both;
+# `cohort serve` runs one worker for each, so that a pull of a big tenant, or of a cloud that hangs,
+# never holds a process that another cloud's create is waiting for (docs/performance.md, "Fair to
+# every cloud").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+PULL_QUEUE = "pulls"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(PULL_QUEUE))
+CELERY_TASK_ROUTES = {
+    f"cohort.openstack.tasks.{name}": {"queue": PULL_QUEUE}
+    for name in ("pull_server_group", "pull_tenant", "pull_tenant_quotas", "pull_cloud_tenants", "reconcile_all")
+}
 # Every task is bounded: past the soft limit the step gives up (and is retried later), past the hard
 # limit the worker process running it is killed and replaced.
 CELERY_TASK_TIME_LIMIT = int(env("COHORT_TASK_TIME_LIMIT", "180"))

@@ -46,6 +46,10 @@ MEMORY_WORKER_CONCURRENCY = 1
 # messages every two seconds, whatever the pool does; with a few it keeps up. A message held by a
 # worker that dies is lost, as one being run is: the sweep dispatches the work again.
 WORKER_PREFETCH_MULTIPLIER = 4
+# With the lab, pulls (settings.PULL_QUEUE) run in a worker of their own, so that a pull of a big
+# tenant or of a hung cloud never takes a process from the steps; two, so that one cloud's pull does
+# not wait for another's. (In memory, one worker takes both queues: its pool process is the cloud.)
+PULL_WORKER_CONCURRENCY = 2
 
 
 CLOUDS_YAML_NAME = "cohort-lab"
@@ -214,19 +218,23 @@ class Command(BaseCommand):
         processes.prepare("serve")  # one folder for the figures of all three children
         python = sys.executable
         celery = [python, "-m", "celery", "--app", "cohort"]
-        concurrency = WORKER_CONCURRENCY if lab else MEMORY_WORKER_CONCURRENCY
         web = [python, "-m", "gunicorn", "cohort.wsgi:application", "--bind", bind, "--workers", "2",
                "--access-logfile", "-", "--config", "python:cohort.gunicorn_config"]  # fmt: skip
-        worker = [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
-                  "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER),
-                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]  # fmt: skip
+
+        def worker(concurrency: int, *options: str) -> list[str]:
+            return [*celery, "worker", "--pool", "prefork", "--concurrency", str(concurrency),
+                    "--prefetch-multiplier", str(WORKER_PREFETCH_MULTIPLIER), *options,
+                    "--loglevel", "INFO", "--without-gossip", "--without-mingle"]  # fmt: skip
+
+        if lab:
+            steps = worker(WORKER_CONCURRENCY, "--queues", settings.CELERY_TASK_DEFAULT_QUEUE)
+            pulls = worker(PULL_WORKER_CONCURRENCY, "--queues", settings.PULL_QUEUE, "--hostname", "pulls@%h")
+            workers = [Child("worker", steps, output=output), Child("pulls", pulls, output=output)]
+        else:
+            workers = [Child("worker", worker(MEMORY_WORKER_CONCURRENCY), output=output)]
         beat = [*celery, "beat", "--loglevel", "INFO"]
         Supervisor(
-            [
-                Child("web", web, output=output),
-                Child("worker", worker, output=output),
-                Child("beat", beat, output=output),
-            ],
+            [Child("web", web, output=output), *workers, Child("beat", beat, output=output)],
             ready=ready,
             on_ready=announce,
         ).run()
