@@ -55,11 +55,15 @@ def advance(group_id: int) -> int | None:
                     group_id, settings.CLOUD_CONCURRENCY)  # fmt: skip
         return None
     try:
-        lease = intent.claim(ServerGroup.objects, group_id, states=TRANSITIONAL, owner=owner)
-        if lease is None:
+        # The step's events name the tenant's project and customer: read with the row, not one by one.
+        rows = ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
+        claimed = intent.claim_row(rows, group_id, states=TRANSITIONAL, owner=owner)
+        if claimed is None:
             return None
-        with intent.renewed(lease, claims=[slot]):
-            _run_step(group_id, lease)
+        lease, group = claimed
+        if group is not None:
+            with intent.renewed(lease, claims=[slot]):
+                _run_step(group, lease)
     finally:
         claims.release([slot], owner)
     return next_waiting(cloud_id)
@@ -72,15 +76,8 @@ def next_waiting(cloud_id: int) -> int | None:
     return due.order_by("due_at").values_list("pk", flat=True).first()
 
 
-def _run_step(group_id: int, lease: intent.Lease) -> None:
-    # The step's events name the tenant's project and customer: read with the row, not one by one.
-    group = (
-        ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
-        .filter(pk=group_id)
-        .first()
-    )
-    if group is None:
-        return
+def _run_step(group: ServerGroup, lease: intent.Lease) -> None:
+    group_id = group.pk
     if group.state in (State.UPDATE_SCHEDULED, State.UPDATING):  # a heal is the group's update while it runs
         running = heal.running_heal(group)
         if running is not None:
