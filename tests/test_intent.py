@@ -240,13 +240,13 @@ def test_a_step_that_lost_its_lease_leaves_its_group_to_reconciliation(world, mo
 
 def test_a_create_step_costs_a_fixed_handful_of_queries(world, django_assert_max_num_queries):
     """The step is on the path from a create to OK: the cloud's slot is one query, the claim's attempt
-    count comes with the row, and the events read the project and customer with the row (12: the row's
-    cloud, a slot of it, the claim, the row, CREATING, then OK and two events inside a savepoint; after
-    OK, the slot given back and the cloud's next due group).
+    count comes with the row, and the events read the project and customer with the row and are
+    written in one INSERT (11: the row's cloud, a slot of it, the claim, the row, CREATING, then OK and
+    the two events inside a savepoint; after OK, the slot given back and the cloud's next due group).
     The cloud's first step makes its slots' rows."""
     memory_project(world.tenant)
     steps.advance(pending(world.tenant, "first").pk)
     group = pending(world.tenant, "counted")
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(11):
         steps.advance(group.pk)
     assert reload(group).state == State.OK

@@ -26,7 +26,7 @@ from django.utils import timezone
 from cohort.cloud import CloudDriver, CloudError, Forbidden, NotFound, RemoteServerGroup, Unreachable
 from cohort.core import claims, intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
-from cohort.events.services import event_record
+from cohort.events.services import event_record, events_batched
 from cohort.events.types import EventType
 from cohort.openstack import heal
 from cohort.openstack.clouds import cloud_for
@@ -200,7 +200,7 @@ def _record_created(
     """Link the record to the Nova group just made and mark it OK; never leave that group orphaned."""
     old_backend_id = group.backend_id
     try:
-        with transaction.atomic():
+        with transaction.atomic(), events_batched():  # the OK and its two events: two statements
             move(group, State.OK, sources={source}, guard=lease.guard, backend_id=remote.id, error_message="",
                  error_traceback="", **intent.settled())  # fmt: skip
             _record_made(group, remote, source, old_backend_id)
