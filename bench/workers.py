@@ -415,7 +415,7 @@ def main() -> None:
             finally:
                 cohort.stop(list(cohort.processes))
         print(f"\nbroker {args.broker.split('://')[0]}, PostgreSQL database {args.database}, web: 2 gunicorn workers; "
-              f"each worker `cohort worker --concurrency 1`\n")  # fmt: skip
+              f"each worker `cohort worker --concurrency 1`; each process's output is kept under {base}\n")  # fmt: skip
         print(tables(results, args.at_clients, args.poll_ms))
     finally:
         if cohort is not None:
