@@ -5,8 +5,9 @@
 
 Starts `cohort serve` with the lab (a real Keystone and Nova on 127.0.0.1) on a free port, with a fresh
 COHORT_HOME and none of the caller's COHORT_* variables; `--broker` gives it a broker URL (the default is
-the embedded file-system broker), `--memory` the in-memory cloud instead of the lab. Or, with `--api`,
-`--token` and `--tenant`, it measures a Cohort that is already running.
+the embedded file-system broker; Redis and RabbitMQ are emptied of what an earlier run left), `--memory`
+the in-memory cloud instead of the lab. Or, with `--api`, `--token` and `--tenant`, it measures a Cohort
+that is already running.
 
 Then, one at a time, it creates a group through the tenant's `create_server_group` action and polls the
 group (`?field=state`) every `--poll-ms` until it shows `OK`: the time from sending the POST to the answer
@@ -22,7 +23,6 @@ Nothing here asserts a figure: it is a measurement for the README, not a test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -225,6 +225,32 @@ def parts_table(found: list[dict[str, float]]) -> str:
     return "\n".join(rows)
 
 
+def broker_name(url: str) -> str:
+    if url.startswith("redis"):
+        return "Redis"
+    if url.startswith(("amqp", "pyamqp")):
+        return "RabbitMQ"
+    return url or "file-system broker"
+
+
+def forget_earlier_messages(url: str) -> None:
+    """The run's messages only: whatever an earlier run left on the broker is dropped (a Redis
+    database is emptied; on RabbitMQ, Celery's queue in the URL's virtual host is purged)."""
+    if url.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+    elif url.startswith(("amqp", "pyamqp")):
+        from kombu import Connection
+        from kombu.exceptions import OperationalError
+
+        with Connection(url) as connection:
+            try:
+                connection.default_channel.queue_purge("celery")
+            except (OperationalError, *connection.channel_errors):
+                pass  # no queue yet: nothing to drop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=20)
@@ -253,18 +279,8 @@ def main() -> None:
     env = {"PYTHONPATH": str(ROOT / "src"), "COHORT_LOG_LEVEL": "INFO"}
     if args.broker:
         env["COHORT_BROKER_URL"] = args.broker
-    names = {"redis": "Redis", "amqp": "RabbitMQ", "pyamqp": "RabbitMQ"}
-    broker = names.get(args.broker.partition(":")[0], args.broker or "file-system broker")
-    # the run's messages only: whatever an earlier run left on the broker is dropped
-    if args.broker.startswith("redis"):
-        import redis
-
-        redis.Redis.from_url(args.broker).flushdb()
-    elif broker == "RabbitMQ":
-        from kombu import Connection
-
-        with Connection(args.broker) as connection, contextlib.suppress(*connection.channel_errors):
-            connection.default_channel.queue_purge("celery")  # Celery's default queue, if it exists yet
+    broker = broker_name(args.broker)
+    forget_earlier_messages(args.broker)
     with tempfile.TemporaryDirectory(prefix="cohort-latency-") as home:
         serve = Serve.start(Path(home), lab=not args.memory, env=env)
         try:

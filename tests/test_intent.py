@@ -252,13 +252,27 @@ def test_a_step_that_lost_its_lease_leaves_its_group_to_reconciliation(world, mo
 
 
 def test_a_create_step_costs_a_fixed_handful_of_queries(world, django_assert_max_num_queries):
-    """The step is on the path from a create to OK: the cloud's slot is one query, and the events read
-    the project and customer with the row (13: the row's cloud, a slot of it, claim and its attempt
-    count, the row, CREATING, then OK and two events inside a savepoint; after OK, the slot given back
-    and the cloud's next due group). The cloud's first step makes its slots' rows."""
+    """The step is on the path from a create to OK: the cloud's slot is one query, taken with the claim
+    in one transaction, the claim's attempt count comes with the row, and the events read the project
+    and customer with the row and are written in one INSERT (13 statements: the row's cloud; a slot of
+    it, the claim and the row inside a savepoint; CREATING; then OK and the two events inside a
+    savepoint; after OK, the slot given back and the cloud's next due group). Outside a test's
+    transaction the savepoints are transactions: three commits before the OK is seen, not four.
+    The cloud's first step makes its slots' rows."""
     memory_project(world.tenant)
     steps.advance(pending(world.tenant, "first").pk)
     group = pending(world.tenant, "counted")
     with django_assert_max_num_queries(13):
         steps.advance(group.pk)
     assert reload(group).state == State.OK
+
+
+def test_a_step_that_finds_its_row_held_takes_no_slot_of_the_cloud(world, settings):
+    """The slot and the lease are taken in one transaction: a row another worker holds leaves the
+    cloud's slots as they were, with nothing to give back."""
+    memory_project(world.tenant)
+    group = pending(world.tenant, "held")
+    assert intent.claim(ServerGroup.objects, group.pk, states=TRANSITIONAL) is not None  # another worker's
+    assert steps.advance(group.pk) is None
+    slots = claims.cloud_slots(world.tenant.service_settings_id, "step", settings.CLOUD_CONCURRENCY)
+    assert [claims.holder_of(slot) for slot in slots] == [""] * len(slots)

@@ -38,3 +38,10 @@ def test_a_taken_name_is_recognised_by_its_constraint_and_answered_with_its_mess
         services.server_group_create(tenant=world.tenant, name="taken")
     assert (refused.value.field, refused.value.message) == ("non_field_errors", "Server group name should be unique.")
     services.server_group_create(tenant=world.other_tenant, name="taken")  # unique per tenant only
+
+
+def test_a_create_reads_its_tenant_once_with_what_its_event_names(world, django_assert_max_num_queries):
+    """On the way from a create to its message: the tenant locked with its project and customer (which
+    the event names), the insert inside a savepoint, the event (7, with the outer savepoint)."""
+    with django_assert_max_num_queries(7):
+        services.server_group_create(tenant=world.tenant, name="counted")

@@ -233,6 +233,18 @@ def test_field_limits_keys_on_list_retrieve_and_create(world, owner, group, fiel
         assert retrieved["name"] == "web" and created.json()["name"] == "new"
 
 
+def test_a_state_poll_reads_no_members(world, owner, group):
+    """`?field=state` is what a client polls while a create runs: the members, a list it left out, are
+    not read; asked for, they are."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for fields, reads_members in ((["state"], False), (["state", "instances"], True)):
+        with CaptureQueriesContext(connection) as queries:
+            assert set(owner.get(group_path(group), {"field": fields}).json()) == set(fields)
+        assert any('"openstack_instance"' in query["sql"] for query in queries) == reads_members, fields
+
+
 def test_field_keeps_values_and_contract_order(world, owner, group):
     full = owner.get(group_path(group)).json()
     limited = owner.get(group_path(group), {"field": ["tenant_uuid", "uuid", "state"]}).json()

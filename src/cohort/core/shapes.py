@@ -118,20 +118,31 @@ def objects(shape: Shape, ids: Sequence[int], api: str, fields: Iterable[str] = 
     """The objects of the `shape.model` rows with primary keys `ids`, in that order: one query, and one
     more per nested list, whatever their number. `api` is the absolute URL of `/api/`; `fields`, see
     `select`."""
+    fields = list(fields)
     position = {pk: index for index, pk in enumerate(ids)}
     rows = sorted(fetch_in(shape.model, ("pk", *shape.columns), "pk", ids), key=lambda row: position[row[0]])
-    nested = [_nested_lists(nested, ids, api) for nested in shape.nested]
+    kept = _kept(shape, fields)  # a nested list that `fields` leaves out is not read (`?field=state`)
+    nested = [
+        _nested_lists(key.source, ids, api) if kept is None or key.name in kept else {}
+        for key in shape.keys
+        if isinstance(key.source, Nested)
+    ]
     return select(shape, shape.render(rows, api, *nested), fields)
 
 
 def select(shape: Shape, found: list[dict], fields: Iterable[str]) -> list[dict]:
     """`?field=`: only the keys named in `fields`, in the shape's order. Unknown names are ignored; if
     none is known, every key is kept."""
-    wanted = set(fields)
-    kept = [name for name in shape.names if name in wanted]
-    if not kept:
+    kept = _kept(shape, fields)
+    if kept is None:
         return found
     return [{name: item[name] for name in kept} for item in found]
+
+
+def _kept(shape: Shape, fields: Iterable[str]) -> list[str] | None:
+    """The keys `fields` keeps, in the shape's order; None when it names none (every key is kept)."""
+    wanted = set(fields)
+    return [name for name in shape.names if name in wanted] or None
 
 
 def _nested_lists(nested: Nested, ids: Sequence[int], api: str) -> dict[int, list[dict]]:

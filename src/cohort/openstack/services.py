@@ -62,8 +62,10 @@ def server_group_create(
     policy = policy or ServerGroup._meta.get_field("policy").default
     _check_rules(policy, rules or {})
     with transaction.atomic():
-        # The tenant's row lock orders racing creates: each counts the groups the others committed.
-        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        # The tenant's row lock orders racing creates: each counts the groups the others committed. Its
+        # project and customer, which the event names, come with it (locking the tenant's row only).
+        locked = Tenant.objects.select_for_update(of=("self",)).select_related("project__customer")
+        tenant = locked.get(pk=tenant.pk)
         require(tenant, {State.OK})
         check_group_quota(tenant)
         group = ServerGroup(

@@ -26,7 +26,7 @@ from django.utils import timezone
 from cohort.cloud import CloudDriver, CloudError, Forbidden, NotFound, RemoteServerGroup, Unreachable
 from cohort.core import claims, intent
 from cohort.core.states import SETTLED, TRANSITIONAL, InvalidState, State, move
-from cohort.events.services import event_record
+from cohort.events.services import event_record, events_batched
 from cohort.events.types import EventType
 from cohort.openstack import heal
 from cohort.openstack.clouds import cloud_for
@@ -44,22 +44,29 @@ def advance(group_id: int) -> int | None:
     cloud_id = ServerGroup.objects.filter(pk=group_id).values_list("tenant__service_settings_id", flat=True).first()
     if cloud_id is None:
         return None
-    # A slot of the cloud's, then the row's lease, both held with one token and renewed together: a
-    # worker that dies frees both when the lease runs out.
+    # A slot of the cloud's and the row's lease, taken in one transaction (one commit, and never a slot
+    # held without the lease), held with one token and renewed together: a worker that dies frees both
+    # when the lease runs out. The step's events name the tenant's project and customer: read with the row.
     owner = intent.new_owner()
     slots = claims.cloud_slots(cloud_id, "step", settings.CLOUD_CONCURRENCY)
-    slot = claims.take_one_of(slots, owner, settings.LEASE_SECONDS)
+    rows = ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
+    with transaction.atomic():
+        slot = claims.take_one_of(slots, owner, settings.LEASE_SECONDS)
+        claimed = intent.claim_row(rows, group_id, states=TRANSITIONAL, owner=owner) if slot else None
+        if slot is not None and claimed is None:
+            transaction.set_rollback(True)  # held by another worker, or settled: the slot stays free
     if slot is None:  # due now, for the step that frees a slot (the sweep passes over a full cloud)
         ServerGroup.objects.filter(pk=group_id, attempts=0, due_at__gt=timezone.now()).update(due_at=timezone.now())
         logger.info("server group %s: its cloud already runs %d steps; it waits for one of them",
                     group_id, settings.CLOUD_CONCURRENCY)  # fmt: skip
         return None
+    if claimed is None:
+        return None
+    lease, group = claimed
     try:
-        lease = intent.claim(ServerGroup.objects, group_id, states=TRANSITIONAL, owner=owner)
-        if lease is None:
-            return None
-        with intent.renewed(lease, claims=[slot]):
-            _run_step(group_id, lease)
+        if group is not None:
+            with intent.renewed(lease, claims=[slot]):
+                _run_step(group, lease)
     finally:
         claims.release([slot], owner)
     return next_waiting(cloud_id)
@@ -72,15 +79,8 @@ def next_waiting(cloud_id: int) -> int | None:
     return due.order_by("due_at").values_list("pk", flat=True).first()
 
 
-def _run_step(group_id: int, lease: intent.Lease) -> None:
-    # The step's events name the tenant's project and customer: read with the row, not one by one.
-    group = (
-        ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
-        .filter(pk=group_id)
-        .first()
-    )
-    if group is None:
-        return
+def _run_step(group: ServerGroup, lease: intent.Lease) -> None:
+    group_id = group.pk
     if group.state in (State.UPDATE_SCHEDULED, State.UPDATING):  # a heal is the group's update while it runs
         running = heal.running_heal(group)
         if running is not None:
@@ -203,7 +203,7 @@ def _record_created(
     """Link the record to the Nova group just made and mark it OK; never leave that group orphaned."""
     old_backend_id = group.backend_id
     try:
-        with transaction.atomic():
+        with transaction.atomic(), events_batched():  # the OK and its two events: two statements
             move(group, State.OK, sources={source}, guard=lease.guard, backend_id=remote.id, error_message="",
                  error_traceback="", **intent.settled())  # fmt: skip
             _record_made(group, remote, source, old_backend_id)
