@@ -289,4 +289,4 @@ def test_filtering_on_placement_status_costs_no_more_queries(api, world):
         client, {"page_size": 300, "placement_status": ["violated", "degraded"], "field": ["name", "placement_status"]}
     )
     assert len(page) == 30 and {item["placement_status"] for item in page} == {"violated"}
-    assert filtered == plain
+    assert filtered <= plain  # (fewer: `?field=` that leaves the members out does not read them)
