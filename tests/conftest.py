@@ -143,3 +143,16 @@ def lab_tenant(lab, world, prefix: str):
 
 def memory_project(tenant):
     return MemoryCloud.project(tenant.service_settings.auth_url, tenant.backend_id)
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked `database_free` (CI's PostgreSQL pass leaves it out) must not use the suite's
+    database: that pass would be the only one to run it on PostgreSQL."""
+    for item in items:
+        if item.get_closest_marker("database_free") and (
+            item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
+            raise pytest.UsageError(f"{item.nodeid} is marked database_free but uses the suite's database")

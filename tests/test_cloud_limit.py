@@ -2,7 +2,7 @@
 then 40 deletes on one lab cloud. The driver (`tests/counting_driver.py`, the OpenStack driver with a
 slow create and delete) logs each call's start and end: never more than two run at once, and every
 record settles with Nova holding exactly one group per record. With the limit raised to four, the
-same run shows more than two at once (so the log can tell).
+same run with 12 creates shows more than two at once (so the log can tell).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ WORKERS = 4
 GROUPS = 40
 
 
-def run(tmp_path, tenant, limit: int, prefix: str) -> str:
-    """Create GROUPS groups, then delete them, with WORKERS workers at `limit`; the driver's call log."""
+def run(tmp_path, tenant, limit: int, prefix: str, count: int = GROUPS) -> str:
+    """Create `count` groups, then delete them, with WORKERS workers at `limit`; the driver's call log."""
     log = tmp_path / f"calls-{limit}.log"
     log.touch()
     with real_broker(tmp_path) as env:
@@ -32,10 +32,10 @@ def run(tmp_path, tenant, limit: int, prefix: str) -> str:
                "COHORT_LOG_LEVEL": "WARNING"}  # fmt: skip
         workers = [start_worker(env, driver="tests.counting_driver.CountingDriver") for _ in range(WORKERS)]
         try:
-            groups = [services.server_group_create(tenant=tenant, name=f"{prefix}-{n}") for n in range(GROUPS)]
+            groups = [services.server_group_create(tenant=tenant, name=f"{prefix}-{n}") for n in range(count)]
             settled = lambda: not ServerGroup.objects.filter(tenant=tenant).exclude(state__in=SETTLED).exists()  # noqa: E731
             wait_for(settled, "the creates to settle", 120)
-            assert ServerGroup.objects.filter(tenant=tenant, state=State.OK).count() == GROUPS
+            assert ServerGroup.objects.filter(tenant=tenant, state=State.OK).count() == count
             remote = OpenStackDriver(tenant.cloud_access()).list_server_groups()
             ok = set(ServerGroup.objects.filter(tenant=tenant).values_list("backend_id", flat=True))
             assert sorted(g.id for g in remote) == sorted(ok), "Nova holds exactly one group per record"
@@ -55,5 +55,5 @@ def test_at_most_the_limit_of_steps_run_against_one_cloud(lab, world, tmp_path):
     assert len(calls.splitlines()) == 2 * GROUPS  # one create and one delete each, nothing tried twice
     assert most_in_flight(calls) == 2
 
-    unbounded = run(tmp_path, tenant, limit=WORKERS, prefix="free")
+    unbounded = run(tmp_path, tenant, limit=WORKERS, prefix="free", count=12)
     assert most_in_flight(unbounded) > 2, "with the limit at four, four workers overlap: the log can tell"

@@ -17,6 +17,8 @@ import pytest
 
 from tests import services
 
+pytestmark = pytest.mark.database_free
+
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):

@@ -22,6 +22,7 @@ from tests.hosts_lab import Running, lab_host
 pytestmark = [
     pytest.mark.skipif(not cohort_lab.nova_installed(), reason="needs the `lab` extra (pip install -e '.[lab]')"),
     pytest.mark.slow,
+    pytest.mark.database_free,
 ]
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."

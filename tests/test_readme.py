@@ -32,6 +32,8 @@ from bench.mixed_load import Serve
 import cohort_lab
 from tests.workers import FAST_INTENT
 
+pytestmark = pytest.mark.database_free
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SKIP = re.compile(r"<!-- not run by tests/test_readme\.py: (?P<why>.+?) -->")

@@ -28,7 +28,10 @@ from bench.mixed_load import Serve, free_port, measure, report, serve_environmen
 import cohort_lab
 from tests.workers import FAST_INTENT, wait_for
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG"),
+    pytest.mark.database_free,
+]
 
 SETTLE_WITHIN = 30.0
 # Every process a test saw under serve: the fixture kills what is left of them, even after a failure.

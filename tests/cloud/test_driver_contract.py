@@ -15,6 +15,8 @@ from cohort.cloud.base import POLICIES, QUOTA_MAX, BadRequest, Forbidden, NotFou
 
 from .conftest import Cloud, Tenant
 
+pytestmark = pytest.mark.database_free
+
 NO_VALID_HOST = "ERROR"
 
 

@@ -19,7 +19,7 @@ from cohort.cloud.base import BadRequest, CloudDriver, Conflict, Forbidden, NotF
 
 from .conftest import MEMORY_URL, Tenant, _memory_tenant
 
-pytestmark = pytest.mark.novas_own
+pytestmark = [pytest.mark.novas_own, pytest.mark.database_free]
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 COLD_NO_VALID_HOST = "No valid host was found. No valid host found for cold migrate"

@@ -14,9 +14,10 @@ import requests
 
 import cohort_lab
 
-pytestmark = pytest.mark.skipif(
-    not cohort_lab.nova_installed(), reason="needs the `lab` extra (pip install -e '.[lab]')"
-)
+pytestmark = [
+    pytest.mark.skipif(not cohort_lab.nova_installed(), reason="needs the `lab` extra (pip install -e '.[lab]')"),
+    pytest.mark.database_free,
+]
 
 ORPHANING_PARENT = """
 import json, os, sys

@@ -11,6 +11,8 @@ import pytest
 
 from cohort_lab import control
 
+pytestmark = pytest.mark.database_free
+
 SECRET = "s3cret"
 
 

@@ -22,6 +22,8 @@ import sys
 from nova import exception
 from nova.api.validation import validators
 
+pytestmark = pytest.mark.database_free
+
 def accepted(name):
     try:
         return validators._validate_name(name)

@@ -24,6 +24,8 @@ from cohort.cloud.base import BadRequest, CloudAccess, Forbidden, Unreachable
 from cohort.cloud.openstack import OpenStackDriver, _older
 from tests.refusing_keystone import Refuses401
 
+pytestmark = pytest.mark.database_free
+
 
 class PreRulesNovaDriver(OpenStackDriver):
     """The driver as it behaves on a cloud whose newest compute microversion is 2.60."""

@@ -35,7 +35,7 @@ import cohort_lab
 from tests import services
 from tests.workers import FAST_INTENT
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.database_free]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORDS = {"member": "member-pw-for-the-browser", "manager": "manager-pw-for-the-browser", "admin": "admin-pw-3"}
