@@ -72,6 +72,32 @@ def test_a_query_that_depends_on_more_than_the_kind_of_user_is_refused(world):
         fetch_for_user(by_name, world.users.owner)
 
 
+def group_by_uuid(*, user, key):
+    return selectors.server_groups_visible_to(user=user).filter(uuid=key).values_list("pk", "name")
+
+
+def test_a_keyed_query_compiled_once_finds_the_row_of_each_key_only_where_the_user_sees_it(world):
+    import uuid
+
+    acme, globex = make_group(world.tenant, "a"), make_group(world.other_tenant, "b")
+    for user in vars(world.users).values():
+        for group in (acme, globex):
+            expected = list(group_by_uuid(user=user, key=group.uuid))
+            assert fetch_for_user(group_by_uuid, user, key=group.uuid) == expected, (user.username, group.name)
+        assert fetch_for_user(group_by_uuid, user, key=uuid.uuid4()) == []
+    assert fetch_for_user(group_by_uuid, world.users.owner, key=acme.uuid) == [(acme.pk, "a")]
+    assert fetch_for_user(group_by_uuid, world.users.owner, key=globex.uuid) == []
+    assert fetch_for_user(group_by_uuid, world.users.staff, key=globex.uuid) == [(globex.pk, "b")]
+
+
+def test_a_key_the_query_does_not_take_as_a_parameter_is_refused(world):
+    def ignores_the_key(*, user, key):
+        return selectors.tenants_in_scope(user=user).values_list("pk")
+
+    with pytest.raises(AssertionError):
+        fetch_for_user(ignores_the_key, world.users.owner, key=world.tenant.uuid)
+
+
 def test_an_inactive_user_is_not_compiled_for_and_sees_nothing(world):
     user = world.users.owner
     user.is_active = False

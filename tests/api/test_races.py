@@ -36,7 +36,7 @@ def staff(world, api):
 
 def test_retrieve_of_a_group_deleted_after_lookup_is_404(world, staff, monkeypatch):
     group = make_group(world.tenant, "g")
-    vanish_after(monkeypatch, ServerGroupViewSet, "get_object")
+    vanish_after(monkeypatch, ServerGroupViewSet, "get_object_pk")
     assert_error(staff.get(group_path(group)), 404, NOT_FOUND)
 
 

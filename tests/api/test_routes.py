@@ -149,6 +149,10 @@ def test_every_viewset_reads_through_a_selector(route, pattern):
     assert callable(selector) and selector.__module__.endswith(".selectors"), (
         f"{viewset.__name__}.visible_to must be a selector (a function in a selectors module), not {selector!r}"
     )
+    if viewset.acts_on is not None:
+        assert viewset.acts_on.__module__ == selector.__module__, (
+            f"{viewset.__name__}.acts_on must be a selector of the same module as visible_to"
+        )
     assert viewset.queryset is None, f"{viewset.__name__} has a queryset, which bypasses its selector"
     for hook in BASE_HOOKS:
         assert getattr(viewset, hook) is getattr(ScopedViewSet, hook), (

@@ -60,44 +60,57 @@ def _as_text(cursor) -> None:
         cursor.adapters.register_loader("timestamptz", TextLoader)
 
 
-# Primary keys no user has (the database never hands out a negative one), for compiling a query once.
+# Primary keys no user has (the database never hands out a negative one), and UUIDs no row is given
+# (version 4 UUIDs have 4 in their 13th digit), for compiling a query once.
 STAND_INS = (-(2**62) + 1, -(2**62) + 2)
+STAND_IN_KEYS = (uuid.UUID("5a5a5a5a-5a5a-0a5a-8a5a-5a5a5a5a5a51"), uuid.UUID("5a5a5a5a-5a5a-0a5a-8a5a-5a5a5a5a5a52"))
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled_for(build: Callable[..., QuerySet], staff: bool) -> tuple[str, str, tuple, tuple[int, ...]]:
-    """(database alias, SQL, parameters, positions of the user's pk in them) of `build(user=...)`."""
+def _compiled_for(build: Callable[..., QuerySet], staff: bool, keyed: bool) -> tuple[str, str, tuple, tuple, tuple]:
+    """(database alias, SQL, parameters, positions of the user's pk in them, positions of the key) of
+    `build(user=...)`, or with `keyed` of `build(user=..., key=<a UUID>)`."""
     compiled = []
     user_model = get_user_model()
     texts = [f.attname for f in user_model._meta.concrete_fields if f.get_internal_type() in ("CharField", "TextField")]
-    for pk in STAND_INS:
+    for pk, key in zip(STAND_INS, STAND_IN_KEYS, strict=True):
         # each stand-in's text differs too, so that a query reading the user's name is caught below
         stand_in = user_model(pk=pk, is_staff=staff, is_active=True, **{name: f"stand-in {pk}" for name in texts})
-        queryset = build(user=stand_in)
+        queryset = build(user=stand_in, key=key) if keyed else build(user=stand_in)
         sql, params = queryset.query.sql_with_params()
         compiled.append((queryset.db, sql, tuple(params)))
     (alias, sql, params), (_, other_sql, other_params) = compiled
-    # The query must depend on the user only through their kind and pk: the same SQL for both
-    # stand-ins, whose parameters differ exactly where each one's pk is.
+    # The query must depend on the user only through their kind and pk, and on the key only as a
+    # parameter: the same SQL for both stand-ins, whose parameters differ exactly where each one's
+    # pk or key is (a UUID, or its hex digits where the database stores them as text).
     assert sql == other_sql and len(params) == len(other_params), (sql, other_sql)
     positions = tuple(i for i, value in enumerate(params) if value == STAND_INS[0])
+    keys = (*STAND_IN_KEYS, *(key.hex for key in STAND_IN_KEYS))
+    key_positions = tuple(i for i, value in enumerate(params) if value in keys[::2])
     assert all(
-        (params[i], other_params[i]) == STAND_INS if i in positions else params[i] == other_params[i]
+        (params[i], other_params[i]) in (STAND_INS, keys[0:2], keys[2:4])
+        if i in positions + key_positions
+        else params[i] == other_params[i]
         for i in range(len(params))
     ), (params, other_params)
-    return alias, sql, params, positions
+    assert keyed == bool(key_positions), (keyed, params)
+    return alias, sql, params, positions, key_positions
 
 
-def fetch_for_user(build: Callable[..., QuerySet], user) -> list:
+def fetch_for_user(build: Callable[..., QuerySet], user, key: uuid.UUID | None = None) -> list:
     """The rows (tuples) of `build(user=user)`, a function of the user that returns a `values_list`
-    query whose shape depends only on whether the user is staff, and whose values need no converter.
-    Compiled once per kind of user; a user who is not signed in gets `build` as it is."""
+    query whose shape depends only on whether the user is staff, and whose values need no converter;
+    with `key`, of `build(user=user, key=key)`, which puts the UUID `key` in a filter. Compiled once per
+    kind of user; a user who is not signed in gets `build` as it is."""
+    keyed = key is not None
     if not (getattr(user, "is_authenticated", False) and user.is_active and user.pk is not None):
-        return list(build(user=user))
-    alias, sql, params, positions = _compiled_for(build, bool(user.is_staff))
+        return list(build(user=user, key=key) if keyed else build(user=user))
+    alias, sql, params, positions, key_positions = _compiled_for(build, bool(user.is_staff), keyed)
     values = list(params)
     for i in positions:
         values[i] = user.pk
+    for i in key_positions:
+        values[i] = key.hex if type(params[i]) is str else key
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, values)
         return cursor.fetchall()

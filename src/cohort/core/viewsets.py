@@ -5,8 +5,9 @@ A viewset declares what it shows and who may do what, and nothing else:
     visible_to = staticmethod(selectors.server_groups_visible_to)   # (*, user) -> QuerySet
     action_permissions = {**READ, "destroy": CanManage, "unlink": IsStaff}
 
-Its rows are always `visible_to(user=<caller>)`; a viewset without a selector raises at the first
-request rather than showing everything. Each request is checked against its action's rule: on the
+Its rows are always `visible_to(user=<caller>)` (or, for an action that is not a read, `acts_on`, a
+leaner selector of the same scope, when the viewset names one); a viewset without a selector raises
+at the first request rather than showing everything. Each request is checked against its action's rule: on the
 request first, then on the object it acts on (`get_object`, or `check_object_permissions` for an
 object named in the body), so an object the caller cannot see is 404 and one they see but may not
 change is 403. An action without a rule raises `ImproperlyConfigured` (the request fails, closed),
@@ -15,6 +16,7 @@ and `tests/api/test_routes.py` walks the router so no such action is ever routed
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 
@@ -24,7 +26,8 @@ from django.urls import reverse
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.permissions import BasePermission
 
-from cohort.core.permissions import READ
+from cohort.core.permissions import READ, CanSee
+from cohort.core.rows import fetch_for_user
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -38,6 +41,9 @@ class ScopedViewSet(viewsets.GenericViewSet):
     lookup_field = "uuid"
     lookup_value_regex = UUID_PATTERN
     visible_to: Callable[..., QuerySet] | None = None
+    # Optional: a leaner selector of the same scope for the actions that are not reads (READ), when the
+    # read's own does work only its answer needs (annotations, related rows).
+    acts_on: Callable[..., QuerySet] | None = None
     action_permissions: Mapping[str, type[BasePermission]] = {}
 
     def get_queryset(self) -> QuerySet:
@@ -46,6 +52,8 @@ class ScopedViewSet(viewsets.GenericViewSet):
                 f"{type(self).__name__} has no visible_to: name the selector of the rows a caller may see, "
                 "e.g. visible_to = staticmethod(selectors.server_groups_visible_to)."
             )
+        if self.acts_on is not None and self.action not in READ:
+            return self.acts_on(user=self.request.user)
         return self.visible_to(user=self.request.user)
 
     def get_permissions(self) -> list[BasePermission]:
@@ -68,11 +76,34 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     def get_object(self):
         """The object of a detail route: 404 unless the caller sees it, 403 unless the action's rule allows."""
-        obj = self.get_queryset().filter(uuid=self.lookup_uuid()).first()
+        # Unordered: the uuid is unique, and compiling an ORDER BY costs more than the query itself.
+        obj = next(iter(self.get_queryset().filter(uuid=self.lookup_uuid()).order_by()[:1]), None)
         if obj is None:
             raise exceptions.NotFound()
         self.check_object_permissions(self.request, obj)
         return obj
+
+    def get_object_pk(self) -> int:
+        """The primary key of a detail route's object, for a read that renders from rows: 404 unless the
+        caller sees it. Only for an action whose rule asks nothing of the object (CanSee): any other
+        reads the whole object, as `get_object` does."""
+        if type(self.get_permissions()[-1]) is not CanSee or self.action not in READ:
+            return self.get_object().pk
+        rows = fetch_for_user(_pk_by_uuid(self.visible_to), self.request.user, key=self.lookup_uuid())
+        if not rows:
+            raise exceptions.NotFound()
+        return rows[0][0]
+
+
+@functools.cache
+def _pk_by_uuid(visible_to: Callable[..., QuerySet]) -> Callable[..., QuerySet]:
+    """The query of a visible row's pk by its uuid, one function per selector (`fetch_for_user` keeps
+    each one's SQL compiled)."""
+
+    def build(*, user, key: uuid.UUID) -> QuerySet:
+        return visible_to(user=user).filter(uuid=key).order_by().values_list("pk")[:1]
+
+    return build
 
 
 class ReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

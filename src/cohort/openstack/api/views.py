@@ -50,8 +50,8 @@ def server_group_responses(request, ids: list[int]) -> list[dict]:
     return server_group_objects(ids, api_root(request), request.query_params.getlist("field"))
 
 
-def server_group_response(request, group: ServerGroup) -> dict:
-    objects = server_group_responses(request, [group.pk])
+def server_group_response(request, group: ServerGroup | int) -> dict:
+    objects = server_group_responses(request, [group if type(group) is int else group.pk])
     if not objects:
         raise exceptions.NotFound()  # deleted by a concurrent request after this one read it
     return objects[0]
@@ -130,7 +130,7 @@ class ServerGroupViewSet(ScopedViewSet):
         return self.get_paginated_response(server_group_responses(request, ids))
 
     def retrieve(self, request, uuid=None):
-        return Response(server_group_response(request, self.get_object()))
+        return Response(server_group_response(request, self.get_object_pk()))
 
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
@@ -227,7 +227,8 @@ class ServerGroupViewSet(ScopedViewSet):
 @tenant_schema
 @read_only_schema(serializers.TenantSerializer)
 class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    visible_to = staticmethod(selectors.tenants_visible_to)
+    visible_to = staticmethod(selectors.tenants_visible_to)  # with each tenant's quota usage, for the answer
+    acts_on = staticmethod(selectors.tenants_in_scope)  # an action locks and reads its tenant again itself
     serializer_class = serializers.TenantSerializer
     filterset_class = TenantFilter
     action_permissions = {
