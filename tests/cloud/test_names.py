@@ -17,12 +17,12 @@ import pytest
 import cohort_lab
 from cohort.cloud.names import BEYOND_THE_BMP, SPACE_AT_AN_END, RefusedCharacter, refused_character
 
+pytestmark = pytest.mark.database_free
+
 ASK_NOVA = """
 import sys
 from nova import exception
 from nova.api.validation import validators
-
-pytestmark = pytest.mark.database_free
 
 def accepted(name):
     try:
