@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -28,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.services import Process, free_port, get, require, wait_until
 from tests.workers import database_url
@@ -130,7 +132,13 @@ def test_the_wheel_runs_without_a_source_tree(installed, server, tmp_path):
 def test_the_systemd_units_verify(installed, tmp_path):
     analyze = require("systemd-analyze", "systemd")
     units = sorted(DEPLOY.glob("*.service"))
-    assert [u.name for u in units] == ["cohort-beat.service", "cohort-web.service", "cohort-worker.service"]
+    names = ["cohort-beat.service", "cohort-pulls.service", "cohort-web.service", "cohort-worker.service"]
+    assert [u.name for u in units] == names
+    # the two workers take a queue each, and between them every queue a task is sent to
+    queues = [re.search(r"--queues (\S+)", (DEPLOY / name).read_text())[1] for name in names[1::2]]
+    assert sorted(queues) == sorted({settings.CELERY_TASK_DEFAULT_QUEUE, settings.PULL_QUEUE}), queues
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed <= set(queues), routed
     for unit in units:
         text = unit.read_text()
         assert "ExecStart=/opt/cohort/bin/cohort " in text and "EnvironmentFile=/etc/cohort/cohort.env" in text
