@@ -106,14 +106,41 @@ def live_cohort(tmp_path_factory, django_db_setup, django_db_blocker):
 def cohort(live_cohort, world, transactional_db):
     """The live server, for a test whose `world` gets a cloud of its own in the worker's memory.
 
-    After the test, waits for the worker to settle every group before the database is flushed,
-    so that no task of this test writes into the next one."""
+    After the test, waits for the worker to settle every group and for the database to be quiet
+    before it is flushed, so that no task of this test writes into the next one."""
     from cohort.structure.models import ServiceSettings
 
     ServiceSettings.objects.filter(pk=world.cloud.pk).update(auth_url=f"memory://{uuid.uuid4().hex}")
     yield live_cohort
     assert live_cohort.alive(), "gunicorn or the worker died during the test"
     wait_for(no_group_in_transition, "every server group to settle", SETTLE_TIMEOUT)
+    wait_until_the_database_is_quiet(SETTLE_TIMEOUT)
+
+
+QUIET_CHECKS = 5  # 20 ms apart: long enough to see a task the worker has just taken start its transaction
+
+
+def wait_until_the_database_is_quiet(timeout: float) -> None:
+    """On PostgreSQL, wait until no other session of the test database runs a statement or holds a
+    transaction open, QUIET_CHECKS times in a row. A pull the test asked for may still run when its
+    last request has its answer; the flush's TRUNCATE and that pull's row locks, taken in another
+    order, deadlock, and PostgreSQL may pick the flush to fail. (SQLite has one writer: it waits.)"""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
+    )
+    quiet, deadline = 0, time.monotonic() + timeout
+    while quiet < QUIET_CHECKS:
+        with connection.cursor() as cursor:
+            cursor.execute(query)
+            busy = cursor.fetchone()[0]
+        quiet = 0 if busy else quiet + 1
+        assert time.monotonic() < deadline, f"{busy} session(s) still busy on the test database after {timeout} s"
+        time.sleep(0.02)
 
 
 def no_group_in_transition() -> bool:
