@@ -85,10 +85,10 @@ def _compiled_for(build: Callable[..., QuerySet], staff: bool, keyed: bool) -> t
     # pk or key is (a UUID, or its hex digits where the database stores them as text).
     assert sql == other_sql and len(params) == len(other_params), (sql, other_sql)
     positions = tuple(i for i, value in enumerate(params) if value == STAND_INS[0])
-    keys = (*STAND_IN_KEYS, *(key.hex for key in STAND_IN_KEYS))
-    key_positions = tuple(i for i, value in enumerate(params) if value in keys[::2])
+    key_pairs = (STAND_IN_KEYS, tuple(key.hex for key in STAND_IN_KEYS))  # as UUIDs, or as text
+    key_positions = tuple(i for i, value in enumerate(params) if value in (pair[0] for pair in key_pairs))
     assert all(
-        (params[i], other_params[i]) in (STAND_INS, keys[0:2], keys[2:4])
+        (params[i], other_params[i]) in (STAND_INS, *key_pairs)
         if i in positions + key_positions
         else params[i] == other_params[i]
         for i in range(len(params))

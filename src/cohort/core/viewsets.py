@@ -87,7 +87,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
         """The primary key of a detail route's object, for a read that renders from rows: 404 unless the
         caller sees it. Only for an action whose rule asks nothing of the object (CanSee): any other
         reads the whole object, as `get_object` does."""
-        if type(self.get_permissions()[-1]) is not CanSee or self.action not in READ:
+        if self.action not in READ or self.action_permissions.get(self.action) is not CanSee:
             return self.get_object().pk
         rows = fetch_for_user(_pk_by_uuid(self.visible_to), self.request.user, key=self.lookup_uuid())
         if not rows:
