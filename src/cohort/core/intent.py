@@ -101,7 +101,7 @@ def claim_row(
     owner = owner or new_owner()
     if not _take(queryset, pk, states, owner):
         return None
-    row = queryset.filter(pk=pk).first()
+    row = next(iter(queryset.filter(pk=pk).order_by()[:1]), None)  # the pk is unique: no ORDER BY
     return Lease(queryset.model, pk, owner, getattr(row, "attempts", 0) or 1), row
 
 

@@ -41,32 +41,31 @@ def advance(group_id: int) -> int | None:
     cloud already runs `CLOUD_CONCURRENCY` steps (then it is due, and the step that frees a slot sends
     it again). Returns, after a step ran, the cloud's group whose work is due the longest, to be
     advanced next; else None."""
-    cloud_id = ServerGroup.objects.filter(pk=group_id).values_list("tenant__service_settings_id", flat=True).first()
-    if cloud_id is None:
-        return None
-    # A slot of the cloud's and the row's lease, taken in one transaction (one commit, and never a slot
+    # The row's lease and a slot of its cloud's, taken in one transaction (one commit, and never a slot
     # held without the lease), held with one token and renewed together: a worker that dies frees both
-    # when the lease runs out. The step's events name the tenant's project and customer: read with the row.
+    # when the lease runs out. The row is read with its cloud (which names the slots) and the tenant's
+    # project and customer (which the step's events name). Every step takes the row before the slot,
+    # so two workers never wait on each other's lock the other way round.
     owner = intent.new_owner()
-    slots = claims.cloud_slots(cloud_id, "step", settings.CLOUD_CONCURRENCY)
     rows = ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
     with transaction.atomic():
+        claimed = intent.claim_row(rows, group_id, states=TRANSITIONAL, owner=owner)
+        if claimed is None or claimed[1] is None:  # held by another worker, settled, or gone
+            return None
+        lease, group = claimed
+        cloud_id = group.tenant.service_settings_id
+        slots = claims.cloud_slots(cloud_id, "step", settings.CLOUD_CONCURRENCY)
         slot = claims.take_one_of(slots, owner, settings.LEASE_SECONDS)
-        claimed = intent.claim_row(rows, group_id, states=TRANSITIONAL, owner=owner) if slot else None
-        if slot is not None and claimed is None:
-            transaction.set_rollback(True)  # held by another worker, or settled: the slot stays free
+        if slot is None:
+            transaction.set_rollback(True)  # the lease is not taken either
     if slot is None:  # due now, for the step that frees a slot (the sweep passes over a full cloud)
         ServerGroup.objects.filter(pk=group_id, attempts=0, due_at__gt=timezone.now()).update(due_at=timezone.now())
         logger.info("server group %s: its cloud already runs %d steps; it waits for one of them",
                     group_id, settings.CLOUD_CONCURRENCY)  # fmt: skip
         return None
-    if claimed is None:
-        return None
-    lease, group = claimed
     try:
-        if group is not None:
-            with intent.renewed(lease, claims=[slot]):
-                _run_step(group, lease)
+        with intent.renewed(lease, claims=[slot]):
+            _run_step(group, lease)
     finally:
         claims.release([slot], owner)
     return next_waiting(cloud_id)
