@@ -317,9 +317,14 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # redis-py waits for an answer without end unless told: a Redis that accepts connections and never
     # answers would hold a publish, and so the POST that sends it, for ever. (RabbitMQ's client gives up
     # after Celery's connection timeout, 4 s, on its own.)
+    # kombu also keeps a copy of every message a worker takes until it is acknowledged, to put it back
+    # after an hour if the worker died (`ack_emulation`): a round trip to Redis before each task starts,
+    # and a periodic scan. The database already holds what must still happen, and the sweep sends it
+    # again within seconds, so Cohort goes without it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_timeout": BROKER_SOCKET_TIMEOUT,
         "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+        "ack_emulation": False,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
