@@ -23,12 +23,13 @@ keep their clocks in step (NTP), and a hold is many seconds long against their s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from cohort.core import statements
 from cohort.core.models import Claim, PeriodicRun
 
 
@@ -42,13 +43,19 @@ def take_one_of(names: Sequence[str], holder: str, seconds: float) -> str | None
     all are held by others. One UPDATE per name tried; rows are made on first use."""
     for attempt in range(2):
         now = timezone.now()
-        free = Q(holder="") | Q(holder=holder) | Q(until__lte=now) | Q(until__isnull=True)
+        until = now + timedelta(seconds=seconds)
         for name in names:
-            if Claim.objects.filter(free, name=name).update(holder=holder, until=now + timedelta(seconds=seconds)):
+            if statements.update("claims.take", _take, name=name, holder=holder, now=now, until=until):
                 return name
         if attempt == 0:  # perhaps never used (or a test emptied the table): make the rows, try once more
             Claim.objects.bulk_create([Claim(name=name) for name in names], ignore_conflicts=True)
     return None
+
+
+def _take(name: str, holder: str, now: datetime, until: datetime) -> tuple[models.QuerySet, dict]:
+    # compiled once (`cohort.core.statements`): a step takes a slot of its cloud on the way to OK
+    free = Q(holder="") | Q(holder=holder) | Q(until__lte=now) | Q(until__isnull=True)
+    return Claim.objects.filter(free, name=name), {"holder": holder, "until": until}
 
 
 def renew(names: Sequence[str], holder: str, seconds: float) -> int:

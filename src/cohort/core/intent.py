@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cohort.core import claims as claim_holds
+from cohort.core import statements
 
 logger = logging.getLogger(__name__)
 
@@ -92,26 +93,38 @@ def claim(queryset: models.QuerySet, pk: int, *, states: Iterable[str], owner: s
 
 
 def claim_row(
-    queryset: models.QuerySet, pk: int, *, states: Iterable[str], owner: str = ""
+    queryset: models.QuerySet, pk: int, *, states: Iterable[str], owner: str = "", key: str = ""
 ) -> tuple[Lease, models.Model | None] | None:
     """`claim`, and the row as it is under the new lease, read with `queryset` (its `select_related`
     and all): the caller's read of the row is also the one that gives the lease its attempt count, so
     a claim and a read cost two queries, not three. None when the claim failed; the row is None when
-    it was deleted right after."""
+    it was deleted right after. With `key`, a name for the shape of `queryset` and `states` (the
+    caller's promise that they are the same at every call with that key), both statements are
+    compiled once (`cohort.core.statements`): for a step on the way from a create to OK."""
     owner = owner or new_owner()
-    if not _take(queryset, pk, states, owner):
+    if not _take(queryset, pk, states, owner, key=key):
         return None
-    row = next(iter(queryset.filter(pk=pk).order_by()[:1]), None)  # the pk is unique: no ORDER BY
+    if key:
+        row = statements.first(("intent.claim_row", key), lambda pk: queryset.filter(pk=pk).order_by(), pk=pk)
+    else:
+        row = next(iter(queryset.filter(pk=pk).order_by()[:1]), None)  # the pk is unique: no ORDER BY
     return Lease(queryset.model, pk, owner, getattr(row, "attempts", 0) or 1), row
 
 
-def _take(queryset: models.QuerySet, pk: int, states: Iterable[str], owner: str) -> bool:
+def _take(queryset: models.QuerySet, pk: int, states: Iterable[str], owner: str, key: str = "") -> bool:
+    states = list(states)
+
+    def build(pk: int, owner: str, now: datetime, due: datetime) -> tuple[models.QuerySet, dict]:
+        rows = queryset.filter(pk=pk, state__in=states)
+        free = rows.filter(Q(lease_owner="") | Q(due_at__lte=now) | Q(due_at__isnull=True))
+        return free, {"lease_owner": owner, "due_at": due, "attempts": F("attempts") + 1}
+
     now = timezone.now()
-    return bool(
-        queryset.filter(pk=pk, state__in=list(states))
-        .filter(Q(lease_owner="") | Q(due_at__lte=now) | Q(due_at__isnull=True))
-        .update(lease_owner=owner, due_at=now + _lease_length(), attempts=F("attempts") + 1)
-    )
+    values = {"pk": pk, "owner": owner, "now": now, "due": now + _lease_length()}
+    if key:
+        return bool(statements.update(("intent.take", key), build, **values))
+    rows, fields = build(**values)
+    return bool(rows.update(**fields))
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from django.db import models
 from django.utils import timezone
 
+from cohort.core import statements
 from cohort.core.errors import Conflict, Gone
 
 
@@ -70,9 +71,19 @@ def move(
     `obj` is updated in memory; otherwise `InvalidState` is raised and nothing is written.
     """
     allowed = frozenset(sources) if sources is not None else SOURCES[target]
-    now = timezone.now()
-    rows = type(obj)._default_manager.filter(pk=obj.pk, state__in=allowed, **(guard or {}))
-    updated = rows.update(state=target, modified=now, **fields)
+    guard = guard or {}
+    model, now = type(obj), timezone.now()
+
+    def build(pk: int, modified: object, **values: object) -> tuple[models.QuerySet, dict]:
+        where = {name: values[f"where {name}"] for name in guard}
+        rows = model._default_manager.filter(pk=pk, state__in=allowed, **where)
+        return rows, {"state": target, "modified": modified, **{name: values[f"set {name}"] for name in fields}}
+
+    # compiled once per kind of move (`cohort.core.statements`): a step moves its row twice on the way to OK
+    key = ("states.move", model._meta.label, target, tuple(sorted(allowed)), tuple(guard), tuple(fields))
+    values = {f"where {name}": value for name, value in guard.items()}
+    values.update({f"set {name}": value for name, value in fields.items()})
+    updated = statements.update(key, build, pk=obj.pk, modified=now, **values)
     if not updated:
         gone = not type(obj)._default_manager.filter(pk=obj.pk).exists()
         raise RecordGone(allowed) if gone else InvalidState(allowed)

@@ -49,7 +49,7 @@ def advance(group_id: int) -> int | None:
     owner = intent.new_owner()
     rows = ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
     with transaction.atomic():
-        claimed = intent.claim_row(rows, group_id, states=TRANSITIONAL, owner=owner)
+        claimed = intent.claim_row(rows, group_id, states=TRANSITIONAL, owner=owner, key="steps.advance")
         if claimed is None or claimed[1] is None:  # held by another worker, settled, or gone
             return None
         lease, group = claimed

@@ -1,0 +1,151 @@
+"""Statements compiled once (`cohort.core.statements`): the same rows and results as the ORM's, with
+each call's own values, on SQLite and PostgreSQL alike (the suite runs on both)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import F, Q
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cohort.core import statements
+from cohort.core.states import State
+from cohort.openstack import steps
+from cohort.openstack.models import ServerGroup
+from tests.conftest import make_group, memory_project
+
+
+@pytest.fixture(autouse=True)
+def fresh_statements():
+    statements._cache.clear()
+    yield
+    statements._cache.clear()
+
+
+def lease(pk, owner, now, due):
+    rows = ServerGroup.objects.filter(pk=pk, state__in=[State.CREATION_SCHEDULED, State.CREATING])
+    free = rows.filter(Q(lease_owner="") | Q(due_at__lte=now) | Q(due_at__isnull=True))
+    return free, {"lease_owner": owner, "due_at": due, "attempts": F("attempts") + 1}
+
+
+def compiled(key):
+    return [value for shape, value in statements._cache.items() if shape[1] == key]
+
+
+def test_an_update_compiled_once_writes_each_calls_own_values(world):
+    one = make_group(world.tenant, "one", state=State.CREATION_SCHEDULED)
+    two = make_group(world.tenant, "two", state=State.CREATION_SCHEDULED)
+    other = make_group(world.tenant, "settled")
+    now = timezone.now()
+    due = now + timedelta(seconds=30, microseconds=123456)
+
+    assert statements.update("lease", lease, pk=one.pk, owner="a" * 32, now=now, due=due) == 1
+    assert statements.update("lease", lease, pk=two.pk, owner="b" * 32, now=now, due=due + timedelta(seconds=1)) == 1
+    assert statements.update("lease", lease, pk=other.pk, owner="c" * 32, now=now, due=due) == 0  # OK: not taken
+    assert statements.update("lease", lease, pk=one.pk, owner="d" * 32, now=now, due=due) == 0  # held by "a"
+
+    assert [value is not None for value in compiled("lease")] == [True]  # compiled once, and run four times
+    rows = {row.name: row for row in ServerGroup.objects.all()}
+    later = due + timedelta(seconds=1)
+    assert (rows["one"].lease_owner, rows["one"].due_at, rows["one"].attempts) == ("a" * 32, due, 1)
+    assert (rows["two"].lease_owner, rows["two"].due_at, rows["two"].attempts) == ("b" * 32, later, 1)
+    assert (rows["settled"].lease_owner, rows["settled"].attempts) == ("", 0)
+
+
+def test_an_update_runs_the_sql_the_orm_runs(world):
+    group = make_group(world.tenant, "same", state=State.CREATION_SCHEDULED)
+    now = datetime(2030, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
+    values = {"pk": group.pk, "owner": "e" * 32, "now": now, "due": now + timedelta(seconds=30)}
+    with CaptureQueriesContext(connection) as orm:
+        rows, fields = lease(**values)
+        rows.update(**fields)
+    ServerGroup.objects.filter(pk=group.pk).update(lease_owner="", due_at=None)
+    with CaptureQueriesContext(connection) as ours:
+        statements.update("lease", lease, **values)
+    assert [query["sql"] for query in ours] == [query["sql"] for query in orm]
+
+
+def test_none_an_enum_and_a_bool_are_part_of_the_shape(world):
+    group = make_group(world.tenant, "shapes", state=State.CREATING, due_at=timezone.now())
+
+    def settle(pk, state, due):
+        return ServerGroup.objects.filter(pk=pk), {"state": state, "due_at": due}
+
+    assert statements.update("settle", settle, pk=group.pk, state=State.OK, due=None) == 1
+    assert ServerGroup.objects.get(pk=group.pk).due_at is None
+    later = timezone.now() + timedelta(hours=1)
+    assert statements.update("settle", settle, pk=group.pk, state=State.ERRED, due=later) == 1
+    row = ServerGroup.objects.get(pk=group.pk)
+    assert (row.state, row.due_at) == (State.ERRED, later)
+    assert len(compiled("settle")) == 2 and all(compiled("settle"))  # (OK, None) and (ERRED, a datetime)
+
+
+def test_a_value_of_another_type_or_one_the_orm_changes_runs_through_the_orm(world):
+    group = make_group(world.tenant, "by-uuid", state=State.CREATION_SCHEDULED)
+
+    def by_uuid(key, owner):
+        return ServerGroup.objects.filter(uuid=key), {"lease_owner": owner}
+
+    assert statements.update("by uuid", by_uuid, key=group.uuid, owner="f" * 32) == 1  # a UUID: never compiled
+    assert compiled("by uuid") == []
+
+    def by_hex(key, owner):  # a string the UUID field turns into a UUID: its stand-in is refused
+        return ServerGroup.objects.filter(uuid=key), {"lease_owner": owner}
+
+    assert statements.update("by hex", by_hex, key=group.uuid.hex, owner="g" * 32) == 1
+    assert statements.update("by hex", by_hex, key=uuid.uuid4().hex, owner="h" * 32) == 0
+    assert compiled("by hex") == [None]
+
+    def containing(part):  # the value reaches the SQL as "%part%", not as itself
+        return ServerGroup.objects.filter(name__contains=part), {"lease_owner": "i" * 32}
+
+    assert statements.update("containing", containing, part="y-uu") == 1
+    assert compiled("containing") == [None]
+    assert ServerGroup.objects.get(pk=group.pk).lease_owner == "i" * 32
+
+
+def fields(obj):
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+def test_a_read_compiled_once_gives_the_instances_the_orm_gives(world):
+    world.cloud.credentials = {"token": "secret", "project_id": "admin"}  # encrypted in the database
+    world.cloud.save()
+    make_group(world.tenant, "first", state=State.CREATING, rules={"max_server_per_host": 2}, due_at=timezone.now())
+    second = make_group(world.tenant, "second")
+    queryset = ServerGroup.objects.select_related("tenant__service_settings", "tenant__project__customer")
+
+    def row(pk):
+        return queryset.filter(pk=pk).order_by()
+
+    for group in ServerGroup.objects.all():
+        ours, theirs = statements.first("row", row, pk=group.pk), queryset.get(pk=group.pk)
+        for path in ("", "tenant", "tenant.service_settings", "tenant.project", "tenant.project.customer"):
+            mine, orm = ours, theirs
+            for name in filter(None, path.split(".")):
+                mine, orm = getattr(mine, name), getattr(orm, name)
+            assert fields(mine) == fields(orm), path
+        assert ours.tenant.service_settings.credentials == {"token": "secret", "project_id": "admin"}
+    assert statements.first("row", row, pk=second.pk + 1000) is None
+    assert [value is not None for value in compiled("row")] == [True]
+
+
+def test_a_warm_step_compiles_none_of_its_statements_on_the_way_to_ok(world, monkeypatch):
+    """The claim (the lease, the row with its cloud, project and customer, a slot) and both moves,
+    CREATING and OK, are compiled by a process's first step and only run after that."""
+    memory_project(world.tenant)
+    first = make_group(world.tenant, "first", state=State.CREATION_SCHEDULED, backend_id="", due_at=timezone.now())
+    steps.advance(first.pk)
+    assert len(statements._cache) == 5 and all(statements._cache.values()), statements._cache
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(statements, "_compile", no_compiling)
+    second = make_group(world.tenant, "second", state=State.CREATION_SCHEDULED, backend_id="", due_at=timezone.now())
+    steps.advance(second.pk)
+    second.refresh_from_db()
+    assert (second.state, second.lease_owner, second.due_at, second.attempts) == (State.OK, "", None, 0)
+    assert second.backend_id in memory_project(world.tenant).groups
