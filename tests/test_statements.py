@@ -82,28 +82,48 @@ def test_none_an_enum_and_a_bool_are_part_of_the_shape(world):
     assert len(compiled("settle")) == 2 and all(compiled("settle"))  # (OK, None) and (ERRED, a datetime)
 
 
-def test_a_value_of_another_type_or_one_the_orm_changes_runs_through_the_orm(world):
+def test_a_uuid_goes_in_the_form_the_orm_gives_it_and_other_values_run_through_the_orm(world):
     group = make_group(world.tenant, "by-uuid", state=State.CREATION_SCHEDULED)
 
-    def by_uuid(key, owner):
+    def by_uuid(key, owner):  # a UUID column: its hex digits on SQLite, a UUID on PostgreSQL
         return ServerGroup.objects.filter(uuid=key), {"lease_owner": owner}
 
-    assert statements.update("by uuid", by_uuid, key=group.uuid, owner="f" * 32) == 1  # a UUID: never compiled
-    assert compiled("by uuid") == []
+    assert statements.update("by uuid", by_uuid, key=group.uuid, owner="f" * 32) == 1
+    assert statements.update("by uuid", by_uuid, key=uuid.uuid4(), owner="g" * 32) == 0
+    assert [value is not None for value in compiled("by uuid")] == [True]
+    assert ServerGroup.objects.get(pk=group.pk).lease_owner == "f" * 32
+
+    def by_rules(rules, owner):  # a dict: never compiled (and never a key of the cache)
+        return ServerGroup.objects.filter(rules=rules), {"lease_owner": owner}
+
+    assert statements.update("by rules", by_rules, rules={}, owner="h" * 32) == 1
+    assert compiled("by rules") == []
 
     def by_hex(key, owner):  # a string the UUID field turns into a UUID: its stand-in is refused
         return ServerGroup.objects.filter(uuid=key), {"lease_owner": owner}
 
-    assert statements.update("by hex", by_hex, key=group.uuid.hex, owner="g" * 32) == 1
-    assert statements.update("by hex", by_hex, key=uuid.uuid4().hex, owner="h" * 32) == 0
+    assert statements.update("by hex", by_hex, key=group.uuid.hex, owner="i" * 32) == 1
+    assert statements.update("by hex", by_hex, key=uuid.uuid4().hex, owner="j" * 32) == 0
     assert compiled("by hex") == [None]
 
     def containing(part):  # the value reaches the SQL as "%part%", not as itself
-        return ServerGroup.objects.filter(name__contains=part), {"lease_owner": "i" * 32}
+        return ServerGroup.objects.filter(name__contains=part), {"lease_owner": "k" * 32}
 
     assert statements.update("containing", containing, part="y-uu") == 1
     assert compiled("containing") == [None]
-    assert ServerGroup.objects.get(pk=group.pk).lease_owner == "i" * 32
+    assert ServerGroup.objects.get(pk=group.pk).lease_owner == "k" * 32
+
+
+def test_a_statement_that_reads_more_of_its_user_than_the_pk_is_not_compiled(world):
+    from cohort.structure.models import CustomerRole
+
+    def by_username(user_pk):
+        user = statements.user_stand_in(user_pk, staff=False)
+        return CustomerRole.objects.filter(user__username=user.username).select_related("user").order_by()
+
+    role = statements.first("by username", by_username, user_pk=world.users.owner.pk)
+    assert compiled("by username") == [None]
+    assert role is None  # the ORM ran it, for a user named "stand-in <pk>", of whom there is none
 
 
 def fields(obj):
@@ -149,3 +169,19 @@ def test_a_warm_step_compiles_none_of_its_statements_on_the_way_to_ok(world, mon
     second.refresh_from_db()
     assert (second.state, second.lease_owner, second.due_at, second.attempts) == (State.OK, "", None, 0)
     assert second.backend_id in memory_project(world.tenant).groups
+
+
+def test_a_detail_lookup_and_the_managing_rule_are_compiled_per_kind_of_user(world, api):
+    """A tenant action by a manager, then by another user of the same kind: the second compiles none
+    of the lookups; each user gets their own answer."""
+    url = f"/api/openstack-tenants/{world.tenant.uuid.hex}/pull_server_groups/"
+    assert api(world.users.manager).post(url).status_code == 202
+    kinds = {shape[1][0] if isinstance(shape[1], tuple) else shape[1] for shape in statements._cache}
+    assert {"viewsets.get_object", "selectors.object_manageable_by"} <= kinds
+    assert all(statements._cache.values())
+    assert api(world.users.member).post(url).status_code == 403  # sees the tenant, may not manage it
+    assert api(world.users.stranger).post(url).status_code == 404  # does not see it
+    assert api(world.users.owner).post(url).status_code == 202
+    other = f"/api/openstack-tenants/{world.other_tenant.uuid.hex}/pull_server_groups/"
+    assert api(world.users.owner).post(other).status_code == 404
+    assert api(world.users.staff).post(other).status_code == 202

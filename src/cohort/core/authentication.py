@@ -8,18 +8,17 @@ one write a minute per token; expiry is exact to within that interval.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import connections, transaction
+from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from cohort.core import statements
 from cohort.core.models import SignInLink, Token
 
 KEYWORD = "token"
@@ -67,46 +66,14 @@ def redeem_sign_in_link(key: str):
     return link.user
 
 
-STAND_IN = "stand-in digest"  # no key hashes to this
-
-
-@functools.lru_cache(maxsize=8)
-def _token_query(alias: str) -> tuple[str, dict, list[str], list[str]]:
-    """The SQL of the token and its user by digest, compiled once, with the converters of its columns
-    (what the ORM would apply) and the token's and the user's field names, in its order."""
-    user_model = get_user_model()
-    token_names = [field.attname for field in Token._meta.concrete_fields]
-    user_names = [field.attname for field in user_model._meta.concrete_fields]
-    query = Token.objects.using(alias).filter(digest=STAND_IN)
-    query = query.values_list(*token_names, *(f"user__{name}" for name in user_names))
-    compiler = query.query.get_compiler(using=alias)
-    sql, params = compiler.as_sql()
-    assert list(params) == [STAND_IN], (sql, params)
-    converters = compiler.get_converters([column for column, _, _ in compiler.select])
-    return sql, converters, token_names, user_names
-
-
 def find_token(token_digest: str) -> Token | None:
-    """The token of that digest, with its user, or None: what `select_related("user")` would read, by
-    SQL compiled once (compiling it was most of the cost of authenticating a request)."""
-    alias = Token.objects.db
-    sql, converters, token_names, user_names = _token_query(alias)
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [token_digest])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    row = list(row)
-    for position, (functions, expression) in converters.items():
-        value = row[position]
-        for function in functions:
-            value = function(value, expression, connection)
-        row[position] = value
-    split = len(token_names)
-    token = Token.from_db(alias, token_names, row[:split])
-    token.user = get_user_model().from_db(alias, user_names, row[split:])
-    return token
+    """The token of that digest, with its user, or None: by SQL compiled once (compiling it was most
+    of the cost of authenticating a request; `cohort.core.statements`)."""
+    return statements.first("authentication.find_token", _token_by_digest, digest=token_digest)
+
+
+def _token_by_digest(digest: str):
+    return Token.objects.filter(digest=digest).select_related("user").order_by()
 
 
 def purge_expired_tokens() -> int:

@@ -9,13 +9,14 @@ on the path a client waits on (see docs/performance.md, "From a create to OK").
 
 `update(key, build, **values)` runs `queryset.update(**fields)` for `(queryset, fields) =
 build(**values)`, and `first(key, build, **values)` returns the first model instance of
-`build(**values)` (its `select_related` included). `key` names the statement's shape: the caller
+`build(**values)` (its `select_related` and annotations included). `key` names the statement's shape: the caller
 promises that `build` gives the same SQL for every call with that key, but for the values. The first
 call of each shape compiles `build` twice, with two sets of stand-ins in place of the values (ints,
-strings and datetimes), and keeps the SQL and the positions where each value goes; later calls put
-the values there, adapted as the ORM adapts them, and run it. None, a bool or a member of an enum
-(a state) is part of the shape, as is the type of each value; a statement with a value of any other
-type (a UUID, a dict) runs through the ORM. A shape whose SQL does not take
+strings, datetimes and UUIDs), and keeps the SQL and the positions where each value goes, in the
+form the ORM gave it (a datetime as text on SQLite, a UUID as its hex digits); later calls put the
+values there, in that form, and run it. None, a bool or a member of an enum (a state) is part of the
+shape, as is the type of each value; a statement with a value of any other type (a dict, a list)
+runs through the ORM. A shape whose SQL does not take
 each value as itself (a field that encrypts or encodes what it is given) is never compiled: it runs
 through the ORM every time, as does anything the check here cannot prove.
 
@@ -29,20 +30,44 @@ from __future__ import annotations
 import datetime
 import enum
 import logging
+import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql import UpdateQuery
 
-_STAND_IN_INT = -(2**62)
+_STAND_IN_INT = -(2**62)  # no row has a negative primary key
 _STAND_IN_TIME = (
     datetime.datetime(2001, 2, 3, 4, 5, 6, 7000, tzinfo=datetime.UTC),
     datetime.datetime(2002, 3, 4, 5, 6, 7, 8000, tzinfo=datetime.UTC),
 )
+_STAND_IN_UUID = uuid.UUID("5a5a5a5a-5a5a-0a5a-8a5a-5a5a5a5a0000")  # version 0: no row is given one
+
+
+def _as_is(value: Any, ops: Any) -> Any:
+    return value
+
+
+def _as_datetime(value: datetime.datetime, ops: Any) -> Any:
+    return ops.adapt_datetimefield_value(value)  # text on SQLite, the datetime itself on PostgreSQL
+
+
+def _as_hex(value: uuid.UUID, ops: Any) -> str:
+    return value.hex  # a UUID column on a database without a UUID type (SQLite)
+
+
+# The forms in which the ORM may pass a value of each kind to the database.
+_FORMS: dict[type, tuple[Callable, ...]] = {
+    int: (_as_is,),
+    str: (_as_is,),
+    datetime.datetime: (_as_datetime,),
+    uuid.UUID: (_as_is, _as_hex),
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +75,8 @@ class _Compiled:
     alias: str
     sql: str
     params: tuple
-    slots: tuple[tuple[int, str], ...]  # (position in params, name of the value that goes there)
-    times: frozenset[str]  # the names of the values that are datetimes (adapted before they go in)
+    # (position in params, name of the value that goes there, the form it takes: see _FORMS)
+    slots: tuple[tuple[int, str, Callable], ...]
     read: _Read | None = None
 
 
@@ -62,6 +87,7 @@ class _Read:
     init_list: tuple[str, ...]
     converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
     populators: tuple
+    annotations: tuple[tuple[str, int], ...]  # (attribute, column)
 
 
 logger = logging.getLogger(__name__)
@@ -105,22 +131,32 @@ def first(key: Hashable, build: Callable[..., QuerySet], /, **values: Any) -> Mo
     obj = read.model.from_db(compiled.alias, read.init_list, row[start:end])
     for populator in read.populators:  # as the ORM's ModelIterable does for select_related
         populator.populate(row, obj)
+    for name, position in read.annotations:
+        setattr(obj, name, row[position])
     return obj
+
+
+def user_stand_in(pk: int, *, staff: bool) -> Model:
+    """A user to build a scoped statement with (`build(user_pk, ...)` makes one from its `user_pk`):
+    signed in, active, staff or not (so part of the key), and with every text field naming its pk, so
+    that a statement that reads anything of the user but its pk and kind is never compiled."""
+    user_model = get_user_model()
+    texts = [f.attname for f in user_model._meta.concrete_fields if f.get_internal_type() in ("CharField", "TextField")]
+    return user_model(pk=pk, is_staff=staff, is_active=True, **{name: f"stand-in {pk}" for name in texts})
 
 
 def _params(compiled: _Compiled, values: dict[str, Any]) -> list:
     params = list(compiled.params)
     ops = connections[compiled.alias].ops
-    for position, name in compiled.slots:
-        value = values[name]
-        params[position] = ops.adapt_datetimefield_value(value) if name in compiled.times else value
+    for position, name, form in compiled.slots:
+        params[position] = form(values[name], ops)
     return params
 
 
 def _kind(value: Any) -> type | None:
     """The type of a value that gets a stand-in, or None for one that is part of the shape."""
     kind = type(value)
-    return kind if kind in (int, str, datetime.datetime) else None
+    return kind if kind in _FORMS else None
 
 
 def _constant(value: Any) -> bool:
@@ -133,7 +169,7 @@ def _compiled(operation: str, key: Hashable, build: Callable, values: dict[str, 
     kinds = []
     for name, value in values.items():
         if _kind(value) is None and not _constant(value):
-            return None  # a UUID, a dict, a list...: the ORM runs it as it is
+            return None  # a dict, a list, a Decimal...: the ORM runs it as it is
         kinds.append((name, _kind(value) or ("=", value)))
     shape = (operation, key, *sorted(kinds))
     try:
@@ -159,6 +195,8 @@ def _stand_ins(values: dict[str, Any], which: int) -> dict[str, Any]:
             stand_ins[name] = f"stand-in {index} {which}"
         elif kind is datetime.datetime:
             stand_ins[name] = _STAND_IN_TIME[which] + datetime.timedelta(seconds=index)
+        elif kind is uuid.UUID:
+            stand_ins[name] = uuid.UUID(int=_STAND_IN_UUID.int + 2 * index + which)
         else:
             stand_ins[name] = value
     return stand_ins
@@ -178,23 +216,22 @@ def _compile(operation: str, build: Callable, values: dict[str, Any]) -> _Compil
         return None
     ops = connections[alias].ops
     variables = [name for name, value in values.items() if _kind(value) is not None]
-
-    def adapted(name: str, which: int) -> Any:
-        value = stand_ins[which][name]
-        return ops.adapt_datetimefield_value(value) if type(value) is datetime.datetime else value
-
     slots = []
     for position, (one, other) in enumerate(zip(params, other_params, strict=True)):
         if one == other:
             continue
-        name = next((name for name in variables if (adapted(name, 0), adapted(name, 1)) == (one, other)), None)
-        if name is None:  # a value the ORM changed on its way in: this shape stays with the ORM
+        found = [
+            (position, name, form)
+            for name in variables
+            for form in _FORMS[_kind(values[name])]
+            if (form(stand_ins[0][name], ops), form(stand_ins[1][name], ops)) == (one, other)
+        ]
+        if len(found) != 1:  # a value the ORM changed on its way in: this shape stays with the ORM
             return None
-        slots.append((position, name))
-    if {name for _, name in slots} != set(variables):  # a value that did not reach the SQL as itself
+        slots.extend(found)
+    if {name for _, name, _ in slots} != set(variables):  # a value that did not reach the SQL as itself
         return None
-    times = frozenset(name for name in variables if _kind(values[name]) is datetime.datetime)
-    return _Compiled(alias, sql, tuple(params), tuple(slots), times, read)
+    return _Compiled(alias, sql, tuple(params), tuple(slots), read)
 
 
 def _update_sql(queryset: QuerySet, fields: dict[str, Any]) -> tuple | None:
@@ -220,7 +257,7 @@ def _read_sql(queryset: QuerySet) -> tuple | None:
     query.set_limits(high=1)
     compiler = query.get_compiler(alias)
     sql, params = compiler.as_sql()
-    if compiler.annotation_col_map or compiler.has_extra_select:
+    if compiler.has_extra_select:
         return None
     select, klass_info = compiler.select, compiler.klass_info
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
@@ -231,5 +268,6 @@ def _read_sql(queryset: QuerySet) -> tuple | None:
         init_list=tuple(column[0].target.attname for column in select[start:end]),
         converters=tuple((position, tuple(funcs), expression) for position, (funcs, expression) in converters.items()),
         populators=tuple(get_related_populators(klass_info, select, alias)),
+        annotations=tuple((compiler.annotation_col_map or {}).items()),
     )
     return alias, sql, tuple(params), read

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cohort.cloud import CloudDriver, CloudError, ServerGroupQuotas
+from cohort.core import statements
 from cohort.core.errors import Conflict
 from cohort.core.states import SETTLED
 from cohort.events.services import event_record
@@ -94,13 +95,18 @@ def check_group_quota(tenant: Tenant) -> None:
     limit = tenant.server_group_quota
     if limit is None or limit == UNLIMITED:
         return
-    tally = ServerGroupTally.objects.filter(tenant=tenant).values_list("groups", flat=True).first() or 0
-    usage = tally - groups_holding_no_quota(tenant).count()
+    # one statement, compiled once (`cohort.core.statements`): a create's POST runs it before its commit
+    counted = statements.first("quotas.check_group_quota", _group_usage, pk=tenant.pk)
+    usage = counted.server_group_usage if counted is not None else 0
     if not has_room(limit, usage):
         raise Conflict(
             f"The tenant's quota {SERVER_GROUP_COUNT} is used up: limit {limit}, usage {usage}. "
             "Delete a server group, or ask staff to raise the quota."
         )
+
+
+def _group_usage(pk: int) -> QuerySet[Tenant]:
+    return Tenant.objects.filter(pk=pk).annotate(server_group_usage=group_usage(OuterRef("pk"))).only("pk").order_by()
 
 
 def record_quotas(tenant: Tenant, quotas: ServerGroupQuotas, *, actor=None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from django.db import IntegrityError, transaction
 
 from cohort.cloud import CloudError, Unreachable
-from cohort.core import intent
+from cohort.core import intent, statements
 from cohort.core.constraints import broken_constraint
 from cohort.core.errors import Conflict, Invalid
 from cohort.core.states import SETTLED, State, move, require
@@ -63,9 +63,11 @@ def server_group_create(
     _check_rules(policy, rules or {})
     with transaction.atomic():
         # The tenant's row lock orders racing creates: each counts the groups the others committed. Its
-        # project and customer, which the event names, come with it (locking the tenant's row only).
-        locked = Tenant.objects.select_for_update(of=("self",)).select_related("project__customer")
-        tenant = locked.get(pk=tenant.pk)
+        # project and customer, which the event names, come with it (locking the tenant's row only), by
+        # SQL compiled once: the message that starts the step goes out when this transaction commits.
+        tenant = statements.first("services.server_group_create", _locked_tenant, pk=tenant.pk)
+        if tenant is None:
+            raise Tenant.DoesNotExist("Tenant matching query does not exist.")
         require(tenant, {State.OK})
         check_group_quota(tenant)
         group = ServerGroup(
@@ -88,6 +90,10 @@ def server_group_create(
         dispatch.start_after_commit(group)
     logger.info("server group %s (%s) in tenant %s scheduled for creation by %s", group.uuid.hex, name, tenant, actor)
     return group
+
+
+def _locked_tenant(pk: int):
+    return Tenant.objects.select_for_update(of=("self",)).select_related("project__customer").filter(pk=pk).order_by()
 
 
 def server_group_update(

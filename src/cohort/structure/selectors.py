@@ -11,11 +11,13 @@ model that does not say where its project is raises rather than showing everythi
 
 from __future__ import annotations
 
+import functools
 from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
 
+from cohort.core import statements
 from cohort.events.models import Event
 from cohort.structure.models import Customer, CustomerRole, Project, ProjectRole, ServiceSettings
 
@@ -80,10 +82,23 @@ def objects_not_manageable_by(*, user, queryset: QuerySet[M]) -> QuerySet[M]:
 
 
 def object_manageable_by(*, user, obj: Model) -> bool:
-    """Whether `user` may manage `obj` (one query, none for staff)."""
-    if _signed_in(user) and user.is_staff:
+    """Whether `user` may manage `obj` (one query, by SQL compiled once per model; none for staff)."""
+    if not _signed_in(user) or user.pk is None:
+        return False
+    if user.is_staff:
         return True
-    return objects_manageable_by(user=user, queryset=type(obj)._default_manager.filter(pk=obj.pk)).exists()
+    model = type(obj)
+    found = statements.first(("selectors.object_manageable_by", model), _manageable(model), user_pk=user.pk, pk=obj.pk)
+    return found is not None
+
+
+@functools.cache
+def _manageable(model: type[Model]):
+    def build(*, user_pk: int, pk: int) -> QuerySet:
+        user = statements.user_stand_in(user_pk, staff=False)
+        return objects_manageable_by(user=user, queryset=model._default_manager.filter(pk=pk)).order_by().only("pk")
+
+    return build
 
 
 def customers_visible_to(*, user) -> QuerySet[Customer]:
