@@ -3,26 +3,27 @@
 A short query's cost in Python is mostly the ORM building and compiling it, and for a read with
 `select_related`, turning the rows into model instances: warm, on SQLite, a worker's lease UPDATE
 costs 0.4 ms through the ORM and under 0.03 ms run as compiled SQL, and a group's read with its
-tenant, cloud, project and customer 0.9 ms against under 0.1. The step that takes a group from
-`CREATION_SCHEDULED` to `OK` runs a handful of such statements around Nova's call, so these add up
-on the path a client waits on (see docs/performance.md, "From a create to OK").
+tenant, cloud, project and customer 0.9 ms against under 0.1. A create's POST up to its commit and
+the step that takes the group to `OK` run a dozen such statements on the path a client waits on, so
+those use this module (see docs/performance.md, "From a create to OK"); the rest of Cohort uses the
+ORM as it is.
 
 `update(key, build, **values)` runs `queryset.update(**fields)` for `(queryset, fields) =
-build(**values)`, and `first(key, build, **values)` returns the first model instance of
-`build(**values)` (its `select_related` and annotations included). `key` names the statement's shape: the caller
-promises that `build` gives the same SQL for every call with that key, but for the values. The first
-call of each shape compiles `build` twice, with two sets of stand-ins in place of the values (ints,
-strings, datetimes and UUIDs), and keeps the SQL and the positions where each value goes, in the
-form the ORM gave it (a datetime as text on SQLite, a UUID as its hex digits); later calls put the
-values there, in that form, and run it. None, a bool or a member of an enum (a state) is part of the
-shape, as is the type of each value; a statement with a value of any other type (a dict, a list)
-runs through the ORM. A shape whose SQL does not take
-each value as itself (a field that encrypts or encodes what it is given) is never compiled: it runs
-through the ORM every time, as does anything the check here cannot prove.
+build(**values)`; `first(key, build, **values)` returns the first model instance of
+`build(**values)`, with its `select_related` rows and annotations, or None. `key` names the shape:
+the caller promises that `build` makes the same SQL at every call with that key but for the values,
+so `build` must not branch on a value nor run a query of its own. The first call of a shape
+compiles `build` twice, with two sets of stand-ins in place of the values (ints, strings,
+datetimes, UUIDs), and keeps the SQL and where each value goes, in the form the ORM gave it (a
+datetime as text on SQLite, a UUID as its hex digits); later calls put their values there and run
+it. None, a bool or a member of an enum (a state) is part of the shape, as is each value's type. A
+statement with a value of any other type (a dict, a list), or whose SQL does not take each value as
+itself (a `name__contains`, a field that encodes what it is given), runs through the ORM every time,
+as does anything else this check cannot prove.
 
-Django has no public API for this (prepared statements are a per-connection feature of some
-drivers, not of the ORM), so this module stands in for one, for the few statements that need it;
-the rest of Cohort uses the ORM as it is. `cohort.core.rows` does the same for the list's reads.
+Django has no public API for this (prepared statements are a feature of some drivers, per
+connection, not of the ORM), so this module stands in for one. `cohort.core.rows` does the same for
+the list's reads, which need rows rather than instances.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql import UpdateQuery
@@ -178,6 +179,8 @@ def _compiled(operation: str, key: Hashable, build: Callable, values: dict[str, 
         pass
     try:
         compiled = _compile(operation, build, values)
+    except DatabaseError:  # the database away, or a lock outside a transaction: the ORM says so; try again next time
+        return None
     except Exception:  # stand-ins a value's field refuses, say: the ORM runs it with the real values
         logger.debug("statement %r is not compiled once", key, exc_info=True)
         compiled = None
