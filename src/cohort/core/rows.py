@@ -21,10 +21,11 @@ import uuid
 from collections.abc import Callable, Sequence
 
 import orjson
-from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.db.models import QuerySet
 from psycopg.types.string import TextLoader
+
+from cohort.core import statements
 
 
 @functools.lru_cache(maxsize=2048)
@@ -71,11 +72,9 @@ def _compiled_for(build: Callable[..., QuerySet], staff: bool, keyed: bool) -> t
     """(database alias, SQL, parameters, positions of the user's pk in them, positions of the key) of
     `build(user=...)`, or with `keyed` of `build(user=..., key=<a UUID>)`."""
     compiled = []
-    user_model = get_user_model()
-    texts = [f.attname for f in user_model._meta.concrete_fields if f.get_internal_type() in ("CharField", "TextField")]
     for pk, key in zip(STAND_INS, STAND_IN_KEYS, strict=True):
         # each stand-in's text differs too, so that a query reading the user's name is caught below
-        stand_in = user_model(pk=pk, is_staff=staff, is_active=True, **{name: f"stand-in {pk}" for name in texts})
+        stand_in = statements.user_stand_in(pk, staff=staff)
         queryset = build(user=stand_in, key=key) if keyed else build(user=stand_in)
         sql, params = queryset.query.sql_with_params()
         compiled.append((queryset.db, sql, tuple(params)))
